@@ -1,0 +1,43 @@
+# PCMS Exchange. `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit test-integration test-e2e test-contract bench contracts services lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+services:
+	@bash deploy/scripts/ensure-services.sh
+
+run: $(STAMP) services
+	$(BIN)/pcms run
+
+test: $(STAMP) services
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -m unit
+
+test-integration: $(STAMP) services
+	$(BIN)/pytest -m integration
+
+test-e2e: $(STAMP) services
+	$(BIN)/pytest -m e2e
+
+test-contract: $(STAMP)
+	$(BIN)/pytest -m contract
+
+contracts: $(STAMP)
+	$(BIN)/python -m shared.contracts.generate
+
+bench: $(STAMP) services
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .run

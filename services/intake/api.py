@@ -1,0 +1,83 @@
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Body, FastAPI, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.bodies import AcknowledgementState
+from shared.contracts.common import NationalService
+from shared.contracts.messages import SubmitMessage
+from shared.http import create_app
+from shared.messaging.ports import UnitOfWork
+from services.intake import handlers
+from services.intake.ports import IntakeQueries, IntakeStore
+
+
+class Accepted(BaseModel):
+    message_id: UUID = Field(description="Id stamped on the accepted message.")
+    correlation_id: UUID = Field(description="Correlation id of the message.")
+
+
+class AcknowledgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["read", "actioned", "refused"] = Field(description="How far the officer has got.", examples=["read"])
+    reason: str | None = Field(default=None, max_length=200, description="Required for refused.", examples=[None])
+    submitted_by: NationalService = Field(default=NationalService.POLICE, description="Service acknowledging.")
+
+
+def build_api(
+    *,
+    platform: str,
+    new_uow: Callable[[], UnitOfWork[IntakeStore]],
+    queries: IntakeQueries,
+    message_deps: dict[str, Any],
+    health: Callable[[], dict[str, bool]],
+    max_body_bytes: int,
+) -> FastAPI:
+    app = create_app(f"PCMS intake — {platform}", max_body_bytes=max_body_bytes)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        checks = health()
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"status": "ok" if status == 200 else "degraded", "platform": platform, "checks": checks},
+                            status_code=status)
+
+    @app.post("/v1/messages", status_code=202, response_model=Accepted)
+    async def submit(command: Annotated[SubmitMessage, Body()]) -> Accepted:
+        message = await handlers.submit_message(command, uow=new_uow(), platform=platform, **message_deps)
+        return Accepted(message_id=message.message_id, correlation_id=message.correlation_id)
+
+    @app.get("/v1/inbox")
+    async def inbox(
+        kind: Literal["alert", "report", "rfi", "rfi_response"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        before: Annotated[str | None, Query(description="ISO timestamp: items received before it")] = None,
+    ) -> dict[str, Any]:
+        items = await queries.inbox(kind=kind, limit=limit, before=before)
+        return {"platform": platform, "count": len(items), "items": items}
+
+    @app.get("/v1/messages/{message_id}")
+    async def sent_message(message_id: UUID) -> dict[str, Any]:
+        found = await queries.sent_message(message_id)
+        if found is None:
+            raise HTTPException(404, detail=f"message {message_id} was not sent by {platform}")
+        return found
+
+    @app.post("/v1/messages/{message_id}/ack", status_code=202, response_model=Accepted)
+    async def acknowledge(message_id: UUID, request: AcknowledgeRequest) -> Accepted:
+        if request.state == "refused" and not request.reason:
+            raise HTTPException(422, detail=[{"path": "reason", "reason": "a refusal needs a reason"}])
+        try:
+            ack = await handlers.acknowledge_message(
+                message_id, AcknowledgementState(request.state), reason=request.reason,
+                submitted_by=request.submitted_by, uow=new_uow(), platform=platform, **message_deps,
+            )
+        except handlers.NotInInbox as missing:
+            raise HTTPException(404, detail=str(missing)) from None
+        return Accepted(message_id=ack.message_id, correlation_id=ack.correlation_id)
+
+    return app

@@ -1,0 +1,47 @@
+from datetime import UTC, datetime
+from functools import partial
+from uuid import uuid4
+
+from shared.contracts.registry import MESSAGE_DISPATCHED, ROUTING_DECIDED
+from shared.host import infrastructure, run_until_stopped
+from shared.http import serve
+from shared.messaging import names
+from shared.messaging.runtime import Subscription
+from services.intake import handlers
+from services.intake.adapters import AsyncpgIntakeQueries, AsyncpgIntakeStore
+from services.intake.api import build_api
+from services.intake.settings import IntakeSettings
+
+SERVICE = "intake"
+
+
+async def main(settings: IntakeSettings) -> None:
+    async with infrastructure(SERVICE, settings) as infra:
+        platform = infra.federation.get(settings.platform)
+        new_uow = infra.unit_of_work_factory(AsyncpgIntakeStore)
+        clock = partial(datetime.now, UTC)
+        deps = {"clock": clock, "new_id": uuid4}
+
+        async def on_dispatched(event) -> None:  # type: ignore[no-untyped-def]
+            await handlers.when_message_dispatched_take_it_in(event, uow=new_uow(), platform=platform.code, **deps)
+
+        async def on_routing_decided(notice) -> None:  # type: ignore[no-untyped-def]
+            await handlers.when_routing_decided_record_it(notice, uow=new_uow())
+
+        await infra.start_consumers(
+            [Subscription(names.inbox_queue(platform.code),
+                          {MESSAGE_DISPATCHED: on_dispatched, ROUTING_DECIDED: on_routing_decided})],
+            names.platform_exchange(platform.code),
+        )
+        api = build_api(
+            platform=platform.code,
+            new_uow=new_uow,
+            queries=AsyncpgIntakeQueries(infra.pool),
+            message_deps=deps,
+            health=lambda: {"broker": not infra.connection.is_closed, "database": not infra.pool.is_closing()},
+            max_body_bytes=settings.max_body_bytes,
+        )
+        relay = infra.relay(after_sent=handlers.published_hop(platform.code, clock))
+        await run_until_stopped(
+            relay.run(), serve(api, host=settings.api_host, port=settings.api_port or platform.api_port)
+        )

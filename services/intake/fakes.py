@@ -1,0 +1,44 @@
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from shared.contracts.events import MessageDispatched, RoutingDecided
+from shared.contracts.messages import Message
+from services.intake.domain.delivery import DeliveryState, advances
+
+
+class InMemoryIntakeStore:
+    def __init__(self) -> None:
+        self.sent: dict[UUID, Message] = {}
+        self.deliveries: dict[tuple[UUID, str], tuple[DeliveryState, str | None]] = {}
+        self.inbox: dict[UUID, MessageDispatched] = {}
+        self.routing_rules: dict[UUID, str] = {}
+
+    async def record_sent(self, message: Message) -> None:
+        self.sent.setdefault(message.message_id, message)
+
+    async def record_routing(self, notice: RoutingDecided) -> None:
+        self.routing_rules[notice.message_id] = notice.rule
+        for recipient in notice.recipients:
+            await self.advance_delivery(notice.message_id, recipient, DeliveryState.ROUTED)
+        for refused in notice.refused:
+            await self.advance_delivery(notice.message_id, refused.platform, DeliveryState.NOT_ROUTED, refused.reason)
+
+    async def advance_delivery(self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None) -> None:
+        if message_id not in self.sent:
+            return
+        current = self.deliveries.get((message_id, recipient))
+        if advances(current[0] if current else None, state):
+            self.deliveries[(message_id, recipient)] = (state, reason)
+
+    async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
+        self.inbox.setdefault(dispatched.message.message_id, dispatched)
+
+    async def inbox_message(self, message_id: UUID) -> Message | None:
+        item = self.inbox.get(message_id)
+        return item.message if item else None
+
+    async def inbox_items(self, *, kind: str | None, limit: int, before: str | None) -> list[dict[str, Any]]:
+        items = [d for d in self.inbox.values() if kind is None or d.message.kind == kind]
+        return [{"message_id": str(d.message.message_id), "kind": d.message.kind,
+                 "received_at": datetime.now(UTC).isoformat()} for d in reversed(items)][:limit]

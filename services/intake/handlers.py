@@ -1,0 +1,133 @@
+"""What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from shared.contracts.bodies import AcknowledgementState
+from shared.contracts.common import NationalService
+from shared.contracts.events import Hop, HopRecorded, MessageDispatched, RoutingDecided
+from shared.contracts.identity import event_id, hop_event_id
+from shared.contracts.messages import Header, Message, stamp
+from shared.contracts.registry import MESSAGE
+from shared.messaging import names
+from shared.messaging.outgoing import OutgoingMessage, outgoing
+from shared.messaging.ports import UnitOfWork
+from services.intake.domain.acknowledgements import acknowledgement_of, needs_receipt
+from services.intake.domain.delivery import DeliveryState
+from services.intake.ports import IntakeStore
+
+CONSUMER = "intake"
+
+
+class NotInInbox(LookupError):
+    pass
+
+
+async def submit_message(
+    command: Header,
+    *,
+    uow: UnitOfWork[IntakeStore],
+    platform: str,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+    actor: str | None = None,
+) -> Message:
+    message = stamp(command, message_id=new_id(), origin=platform, created_at=clock())
+    async with uow:
+        await _accept(message, uow=uow, platform=platform, actor=actor)
+    return message
+
+
+async def acknowledge_message(
+    message_id: UUID,
+    state: AcknowledgementState,
+    *,
+    reason: str | None,
+    submitted_by: NationalService,
+    uow: UnitOfWork[IntakeStore],
+    platform: str,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+    actor: str | None = None,
+) -> Message:
+    async with uow:
+        received = await uow.store.inbox_message(message_id)
+        if received is None:
+            raise NotInInbox(f"message {message_id} is not in the inbox of {platform}")
+        command = acknowledgement_of(received, state, reason=reason, submitted_by=submitted_by)
+        ack = stamp(command, message_id=new_id(), origin=platform, created_at=clock())
+        await _accept(ack, uow=uow, platform=platform, actor=actor)
+        uow.outbox.add(_hop(received, Hop.ACKNOWLEDGED, platform, clock(), qualifier=state.value, actor=actor,
+                            detail={"state": state.value, "acknowledgement_id": str(ack.message_id)}))
+    return ack
+
+
+async def when_message_dispatched_take_it_in(
+    event: MessageDispatched,
+    *,
+    uow: UnitOfWork[IntakeStore],
+    platform: str,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+) -> None:
+    message = event.message
+    async with uow:
+        if not await uow.claim(CONSUMER, event_id(event)):
+            return
+        now = clock()
+        if message.kind == "acknowledgement" and message.in_reply_to is not None:
+            await uow.store.advance_delivery(
+                message.in_reply_to, message.origin, DeliveryState(message.body.state.value), message.body.reason
+            )
+        else:
+            await uow.store.save_inbox_item(event)
+        uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
+        if needs_receipt(message):
+            receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
+                            message_id=new_id(), origin=platform, created_at=now)
+            await _accept(receipt, uow=uow, platform=platform, actor=None)
+
+
+async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> None:
+    async with uow:
+        if not await uow.claim(CONSUMER, event_id(notice)):
+            return
+        await uow.store.record_routing(notice)
+
+
+async def _accept(message: Message, *, uow: UnitOfWork[IntakeStore], platform: str, actor: str | None) -> None:
+    await uow.store.record_sent(message)
+    uow.outbox.add(outgoing(message, exchange=names.platform_exchange(platform),
+                            routing_key=names.message_key(message.kind, message.priority)))
+    uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor,
+                        detail={"recipients": list(message.recipients), "submitted_by": message.submitted_by.value}))
+
+
+def _hop(message: Message, hop: Hop, platform: str, at: datetime, *, qualifier: str = "",
+         actor: str | None = None, detail: dict | None = None) -> OutgoingMessage:
+    event = HopRecorded(
+        event_id=hop_event_id(message.message_id, hop, platform, qualifier),
+        message_id=message.message_id, correlation_id=message.correlation_id, kind=message.kind,
+        hop=hop, platform=platform, service=CONSUMER, actor=actor, at=at, detail=detail or {},
+    )
+    return outgoing(event, exchange=names.platform_exchange(platform), routing_key=names.audit_key(hop))
+
+
+def published_hop(platform: str, clock: Callable[[], datetime]) -> Callable[[OutgoingMessage], list[OutgoingMessage]]:
+    """For the relay: once a message is confirmed by the broker, record that it was published."""
+
+    def after_sent(sent: OutgoingMessage) -> list[OutgoingMessage]:
+        if sent.type != MESSAGE:
+            return []
+        message_id = UUID(sent.message_id)
+        kind = sent.routing_key.split(".")[1]
+        event = HopRecorded(
+            event_id=hop_event_id(message_id, Hop.PUBLISHED, platform), message_id=message_id,
+            correlation_id=UUID(sent.correlation_id) if sent.correlation_id else None, kind=kind,
+            hop=Hop.PUBLISHED, platform=platform, service="relay", at=clock(),
+            detail={"exchange": sent.exchange, "routing_key": sent.routing_key},
+        )
+        return [outgoing(event, exchange=names.platform_exchange(platform), routing_key=names.audit_key(Hop.PUBLISHED))]
+
+    return after_sent

@@ -1,0 +1,10 @@
+from pydantic import Field
+
+from shared.http import DEFAULT_MAX_BODY_BYTES
+from shared.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    api_host: str = "127.0.0.1"
+    api_port: int | None = Field(default=None, description="Defaults to the platform's port in the federation file.")
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)

@@ -1,0 +1,5 @@
+from shared.settings import ServiceSettings
+
+
+class RoutingSettings(ServiceSettings):
+    platform: str = "HUB"

@@ -1,0 +1,13 @@
+"""`pcms`: the operators' command line."""
+
+import typer
+
+from shared.cli import db, run, topology
+
+app = typer.Typer(help="PCMS Exchange: operate the federation.", no_args_is_help=True)
+app.add_typer(topology.app, name="topology")
+app.add_typer(db.app, name="db")
+app.command("run")(run.run)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,134 @@
+"""Events the hub's services and every platform emit about messages."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import StringConstraints
+
+from shared.contracts.base import Contract, field
+from shared.contracts.common import PlatformCode, ShortText
+from shared.contracts.messages import MESSAGE_ID_EXAMPLE, Message
+
+_MESSAGE_EXAMPLE = {
+    "message_id": MESSAGE_ID_EXAMPLE,
+    "origin": "NE",
+    "created_at": "2026-11-29T10:15:00Z",
+    "kind": "alert",
+    "submitted_by": "police",
+    "evaluation": {"source": "B", "information": "2"},
+    "body": {"alert_type": "wanted_person", "summary": "Wanted for armed robbery."},
+}
+
+
+class EntityType(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+    VEHICLE = "vehicle"
+    DOCUMENT = "document"
+    FIREARM = "firearm"
+    PHONE = "phone"
+    PLACE = "place"
+
+
+class MatchOutcome(StrEnum):
+    HIT = "hit"
+    REVIEW = "review"
+
+
+class NormalisedEntity(Contract):
+    entity_type: EntityType = field("Kind of entity.", "person")
+    position: int = field("Index of the entity in its list in the message body.", 0, ge=0)
+    keys: list[ShortText] = field(
+        "Normalised keys the hub indexes this entity under, as type:value.",
+        ["name:mohamed ahmed", "phone:+22790123456"],
+    )
+    canonical: dict[str, Any] = field(
+        "The entity in canonical form (folded names, E.164 phones, ISO alpha-2 countries).",
+        {"names": ["mohamed ould ahmed"], "nationality": "MR"},
+    )
+
+
+class Hit(Contract):
+    entity_type: EntityType = field("Kind of entity that matched.", "person")
+    position: int = field("Index of the entity in this message.", 0, ge=0)
+    key: ShortText = field("The normalised key both records share.", "doc:passport:MR:B0987654")
+    matched_message_id: UUID = field("Message that holds the other record.", MESSAGE_ID_EXAMPLE)
+    matched_platform: PlatformCode = field("Platform that owns the other record.", "TD")
+    score: float = field("Match score between 0 and 1.", 1.0, ge=0, le=1)
+    outcome: MatchOutcome = field("hit, or review by an analyst.", "hit")
+    explanation: list[ShortText] = field(
+        "Which parts matched and how.", ["passport number identical"], default_factory=list
+    )
+
+
+class Enrichment(Contract):
+    entities: list[NormalisedEntity] = field(
+        "Every entity of the message, normalised.",
+        [{"entity_type": "phone", "position": 0, "keys": ["phone:+22790123456"], "canonical": {"e164": "+22790123456"}}],
+        default_factory=list,
+    )
+    hits: list[Hit] = field("Cross-matches against records the hub already holds.", [], default_factory=list)
+
+
+class MessageEnriched(Contract):
+    message: Message = field("The message as the origin published it.", _MESSAGE_EXAMPLE)
+    enrichment: Enrichment = field("What the hub found.", {"entities": [], "hits": []})
+    enriched_at: datetime = field("When enrichment finished.", "2026-11-29T10:15:01Z")
+
+
+class MessageDispatched(Contract):
+    message: Message = field("The message delivered.", _MESSAGE_EXAMPLE)
+    recipient: PlatformCode = field("Platform this copy is for.", "ML")
+    hits: list[Hit] = field("Cross-matches the recipient may see.", [], default_factory=list)
+    rule: ShortText = field("Routing rule that sent it here.", "alert-to-all-active-members")
+    dispatched_at: datetime = field("When routing sent it.", "2026-11-29T10:15:01Z")
+
+
+class RefusedRecipient(Contract):
+    platform: PlatformCode = field("Platform that will not receive the message.", "BF")
+    reason: ShortText = field("Why.", "member is withdrawn")
+
+
+class RoutingDecided(Contract):
+    message_id: UUID = field("Message routed.", MESSAGE_ID_EXAMPLE)
+    correlation_id: UUID = field("Correlation of the message routed.", MESSAGE_ID_EXAMPLE)
+    origin: PlatformCode = field("Origin of the message routed.", "NE")
+    recipients: list[PlatformCode] = field("Platforms the message was dispatched to.", ["MR", "TD", "HUB"])
+    refused: list[RefusedRecipient] = field(
+        "Requested platforms that were refused, with the reason.",
+        [{"platform": "BF", "reason": "member is withdrawn"}],
+        default_factory=list,
+    )
+    rule: ShortText = field("Routing rule applied.", "alert-to-all-active-members")
+    decided_at: datetime = field("When routing decided.", "2026-11-29T10:15:01Z")
+
+
+class Hop(StrEnum):
+    ACCEPTED = "accepted"
+    PUBLISHED = "published"
+    ENRICHED = "enriched"
+    ROUTED = "routed"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    QUARANTINED = "quarantined"
+    READ = "read"
+
+
+AuditDetailValue = str | int | float | bool | None | list[str]
+
+
+class HopRecorded(Contract):
+    event_id: UUID = field("Unique id of this audit event (for deduplication).", "6d3c1f0e-0a9b-4c55-8b2e-7e1b2f3c4d5e")
+    message_id: UUID = field("Message the hop concerns.", MESSAGE_ID_EXAMPLE)
+    correlation_id: UUID | None = field("Correlation of the message.", MESSAGE_ID_EXAMPLE, default=None)
+    kind: Annotated[str, StringConstraints(max_length=40)] | None = field("Kind of the message.", "alert", default=None)
+    hop: Hop = field("What happened to the message.", "delivered")
+    platform: PlatformCode = field("Platform where it happened.", "ML")
+    service: ShortText = field("Service that recorded it.", "intake")
+    actor: ShortText | None = field("Officer or system account that caused it.", None, default=None)
+    at: datetime = field("When it happened (UTC).", "2026-11-29T10:15:02Z")
+    detail: dict[str, AuditDetailValue] = field(
+        "Facts of the hop: recipients, rule, reason...", {"origin": "NE", "recipients": ["ML", "MR"]}, default_factory=dict
+    )

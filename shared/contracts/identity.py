@@ -1,0 +1,38 @@
+"""Deterministic ids for everything derived from a message.
+
+Re-processing a message after a crash yields the same ids downstream, so every consumer can
+detect a repeat by id alone.
+"""
+
+from uuid import UUID, uuid5
+
+from pydantic import BaseModel
+
+from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
+
+
+def derived_id(message_id: UUID, what: str) -> UUID:
+    return uuid5(message_id, what)
+
+
+def event_id(model: BaseModel) -> UUID:
+    """The id a contract travels under (the AMQP message_id)."""
+    if isinstance(model, HopRecorded):
+        return model.event_id
+    if isinstance(model, MessageEnriched):
+        return derived_id(model.message.message_id, "enriched")
+    if isinstance(model, MessageDispatched):
+        return derived_id(model.message.message_id, f"dispatched:{model.recipient}")
+    if isinstance(model, RoutingDecided):
+        return derived_id(model.message_id, "routing-decided")
+    return model.message_id  # type: ignore[attr-defined]
+
+
+def correlation_of(model: BaseModel) -> UUID | None:
+    if isinstance(model, (MessageEnriched, MessageDispatched)):
+        return model.message.correlation_id
+    return getattr(model, "correlation_id", None)
+
+
+def hop_event_id(message_id: UUID, hop: str, platform: str, qualifier: str = "") -> UUID:
+    return derived_id(message_id, f"hop:{hop}:{platform}:{qualifier}")

@@ -1,0 +1,74 @@
+"""The relay's side of the outbox: take unsent rows with SKIP LOCKED, mark them after the confirm."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import orjson
+
+from shared.db.uow import OUTBOX_NOTIFY_CHANNEL, insert_outbox_rows
+from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.ports import OutboxBatch
+
+_TAKE = """
+SELECT id, message_id, exchange, routing_key, type, correlation_id, priority, headers, body
+FROM outbox
+WHERE sent_at IS NULL AND next_attempt_at <= now()
+ORDER BY id
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+
+
+class AsyncpgOutboxStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def take(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(_TAKE, limit)
+            batch = OutboxBatch([(row["id"], _to_message(row)) for row in rows])
+            yield batch
+            if batch.sent:
+                await connection.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", batch.sent)
+            if batch.follow_ups:
+                await insert_outbox_rows(connection, batch.follow_ups)
+            for row_id, error in batch.failed.items():
+                await connection.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+                    "next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 60)) WHERE id = $1",
+                    row_id,
+                    error[:2000],
+                )
+
+    async def unsent_count(self) -> int:
+        return await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+
+    @asynccontextmanager
+    async def notifications(self, on_notify: Callable[[], None]) -> AsyncIterator[None]:
+        connection: asyncpg.Connection = await self._pool.acquire()
+        callback = lambda *_: on_notify()  # noqa: E731
+        await connection.add_listener(OUTBOX_NOTIFY_CHANNEL, callback)
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.shield(connection.remove_listener(OUTBOX_NOTIFY_CHANNEL, callback))
+            finally:
+                await self._pool.release(connection)
+
+
+def _to_message(row: asyncpg.Record) -> OutgoingMessage:
+    headers = row["headers"]
+    return OutgoingMessage(
+        exchange=row["exchange"],
+        routing_key=row["routing_key"],
+        body=bytes(row["body"]),
+        type=row["type"],
+        message_id=row["message_id"],
+        correlation_id=row["correlation_id"],
+        priority=row["priority"],
+        headers=orjson.loads(headers) if isinstance(headers, str) else dict(headers),
+    )

@@ -1,0 +1,86 @@
+"""The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from shared.messaging.outgoing import OutgoingMessage
+
+StoreT = TypeVar("StoreT")
+
+OUTBOX_NOTIFY_CHANNEL = "pcms_outbox"
+
+_INSERT_OUTBOX = """
+INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+"""
+
+
+class BufferedOutbox:
+    def __init__(self) -> None:
+        self.pending: list[OutgoingMessage] = []
+
+    def add(self, message: OutgoingMessage) -> None:
+        self.pending.append(message)
+
+
+class AsyncpgUnitOfWork(Generic[StoreT]):
+    def __init__(self, pool: asyncpg.Pool, store_factory: Callable[[asyncpg.Connection], StoreT]) -> None:
+        self._pool = pool
+        self._store_factory = store_factory
+        self._connection: asyncpg.Connection | None = None
+        self._transaction: asyncpg.transaction.Transaction | None = None
+        self.outbox = BufferedOutbox()
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._pool.acquire()
+        self._transaction = self._connection.transaction()
+        await self._transaction.start()
+        self.store = self._store_factory(self._connection)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._connection is not None and self._transaction is not None
+        try:
+            if exc_type is None:
+                await self._flush_outbox()
+                await self._transaction.commit()
+            else:
+                await self._transaction.rollback()
+        finally:
+            await self._pool.release(self._connection)
+            self._connection = None
+            self.outbox = BufferedOutbox()
+
+    async def claim(self, consumer: str, message_id: UUID) -> bool:
+        assert self._connection is not None
+        inserted = await self._connection.fetchval(
+            "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            consumer,
+            message_id,
+        )
+        return bool(inserted)
+
+    async def _flush_outbox(self) -> None:
+        if self.outbox.pending:
+            assert self._connection is not None
+            await insert_outbox_rows(self._connection, self.outbox.pending)
+
+
+async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:
+    await connection.executemany(
+        _INSERT_OUTBOX,
+        [
+            (m.message_id, m.exchange, m.routing_key, m.type, m.correlation_id, m.priority,
+             orjson.dumps(m.headers).decode(), m.body)
+            for m in messages
+        ],
+    )
+    await connection.execute(f"NOTIFY {OUTBOX_NOTIFY_CHANNEL}")

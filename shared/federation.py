@@ -1,0 +1,81 @@
+"""The federation as data: who is the hub, who are the members, and their status."""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_FEDERATION_FILE = Path(__file__).resolve().parent.parent / "deploy" / "federation.yaml"
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+
+
+class Platform(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[A-Z]{2,5}$")
+    role: Literal["hub", "member"]
+    name: str
+    city: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    status: MemberStatus
+    api_port: int = Field(ge=1, le=65535)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is MemberStatus.ACTIVE
+
+
+class Federation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    platforms: tuple[Platform, ...]
+
+    @model_validator(mode="after")
+    def _one_hub_unique_codes(self) -> "Federation":
+        codes = [p.code for p in self.platforms]
+        if len(set(codes)) != len(codes):
+            raise ValueError("platform codes must be unique")
+        if [p.role for p in self.platforms].count("hub") != 1:
+            raise ValueError("the federation has exactly one hub")
+        if "ALL" in codes:
+            raise ValueError("ALL is reserved for addressing")
+        return self
+
+    @property
+    def hub(self) -> Platform:
+        return next(p for p in self.platforms if p.role == "hub")
+
+    @property
+    def members(self) -> tuple[Platform, ...]:
+        return tuple(p for p in self.platforms if p.role == "member")
+
+    @property
+    def active_members(self) -> tuple[Platform, ...]:
+        return tuple(p for p in self.members if p.is_active)
+
+    @property
+    def active_platforms(self) -> tuple[Platform, ...]:
+        """Active members and the hub: everything that runs services."""
+        return tuple(p for p in self.platforms if p.is_active)
+
+    def get(self, code: str) -> Platform:
+        for platform in self.platforms:
+            if platform.code == code:
+                return platform
+        raise KeyError(f"unknown platform {code!r}; known: {', '.join(p.code for p in self.platforms)}")
+
+    def knows(self, code: str) -> bool:
+        return any(p.code == code for p in self.platforms)
+
+
+def load_federation(path: Path | str = DEFAULT_FEDERATION_FILE) -> Federation:
+    with open(path, encoding="utf-8") as handle:
+        return Federation.model_validate(yaml.safe_load(handle))

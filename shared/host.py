@@ -1,0 +1,110 @@
+"""What every service process does around its handlers: connect, migrate, declare, relay, stop cleanly.
+
+Called only from each service's bootstrap.
+"""
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+
+from shared.db.connect import create_pool, ensure_database
+from shared.db.migrate import migrate
+from shared.db.outbox_store import AsyncpgOutboxStore
+from shared.db.uow import AsyncpgUnitOfWork
+from shared.federation import Federation, load_federation
+from shared.logging import configure_logging
+from shared.messaging.amqp import AioPikaPublisher, apply_topology, connect, open_publishing_channel
+from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
+from shared.messaging.topology import federation_topology
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("host")
+StoreT = TypeVar("StoreT")
+
+
+@dataclass
+class Infrastructure:
+    service: str
+    settings: ServiceSettings
+    federation: Federation
+    pool: asyncpg.Pool
+    connection: AbstractRobustConnection
+    publisher: AioPikaPublisher
+
+    def unit_of_work_factory(
+        self, store_factory: Callable[[asyncpg.Connection], StoreT]
+    ) -> Callable[[], AsyncpgUnitOfWork[StoreT]]:
+        return lambda: AsyncpgUnitOfWork(self.pool, store_factory)
+
+    def relay(self, after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: []) -> OutboxRelay:
+        return OutboxRelay(
+            AsyncpgOutboxStore(self.pool),
+            self.publisher,
+            batch_size=self.settings.relay_batch,
+            poll_seconds=self.settings.relay_poll_seconds,
+            after_sent=after_sent,
+        )
+
+    async def start_consumers(self, subscriptions: list[Subscription], audit_exchange: str) -> None:
+        target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
+        await start_consumers(self.connection, self.publisher, subscriptions, target, prefetch=self.settings.prefetch)
+
+
+async def prepare_database(settings: ServiceSettings) -> list[str]:
+    server_url = settings.database_url.get_secret_value()
+    await ensure_database(server_url, settings.database_name)
+    pool = await create_pool(server_url, settings.database_name, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as connection:
+            return await migrate(connection)
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def infrastructure(service: str, settings: ServiceSettings) -> AsyncIterator[Infrastructure]:
+    configure_logging(service=service, platform=settings.platform, fmt=settings.log_format, level=settings.log_level)
+    federation = load_federation(settings.federation_file)
+    federation.get(settings.platform)
+    applied = await prepare_database(settings)
+    if applied:
+        log.info("migrations_applied", migrations=applied, database=settings.database_name)
+    pool = await create_pool(settings.database_url.get_secret_value(), settings.database_name)
+    connection = await connect(settings.amqp_url.get_secret_value(), name=f"{service}@{settings.platform}")
+    try:
+        await apply_topology(connection, federation_topology(federation))
+        publisher = AioPikaPublisher(await open_publishing_channel(connection))
+        yield Infrastructure(service, settings, federation, pool, connection, publisher)
+    finally:
+        await connection.close()
+        await pool.close()
+
+
+async def run_until_stopped(*workers: Awaitable[None]) -> None:
+    """Runs the workers until SIGINT/SIGTERM or until one of them fails."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.ensure_future(worker) for worker in workers]
+    stopper = asyncio.ensure_future(stop.wait())
+    log.info("service_started")
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in [*tasks, stopper]:
+            task.cancel()
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        log.info("service_stopped")

@@ -1,0 +1,55 @@
+"""aio-pika adapters: connection, topology declaration, confirmed mandatory publishing."""
+
+import aio_pika
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+
+from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.topology import Topology, queue_arguments
+
+
+async def connect(url: str, *, name: str) -> AbstractRobustConnection:
+    return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+
+
+async def open_publishing_channel(connection: AbstractRobustConnection) -> AbstractRobustChannel:
+    return await connection.channel(publisher_confirms=True, on_return_raises=True)  # type: ignore[return-value]
+
+
+async def apply_topology(connection: AbstractRobustConnection, topology: Topology) -> None:
+    async with connection.channel() as channel:
+        for spec in topology.exchanges:
+            await channel.declare_exchange(spec.name, spec.type, durable=True)
+        for queue in topology.queues:
+            await channel.declare_queue(queue.name, durable=True, arguments=queue_arguments(queue))
+        for binding in topology.bindings:
+            source = await channel.get_exchange(binding.source, ensure=False)
+            if binding.destination_is_exchange:
+                destination = await channel.get_exchange(binding.destination, ensure=False)
+                await destination.bind(source, binding.routing_key)
+            else:
+                queue = await channel.get_queue(binding.destination, ensure=False)
+                await queue.bind(source, binding.routing_key)
+
+
+class AioPikaPublisher:
+    """Publishes with confirms; an unroutable message raises instead of vanishing."""
+
+    def __init__(self, channel: AbstractRobustChannel) -> None:
+        self._channel = channel
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        exchange = await self._channel.get_exchange(message.exchange, ensure=False)
+        await exchange.publish(
+            aio_pika.Message(
+                body=message.body,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                type=message.type,
+                headers=dict(message.headers),
+                priority=message.priority,
+            ),
+            routing_key=message.routing_key,
+            mandatory=True,
+        )

@@ -1,0 +1,34 @@
+"""A message ready for the broker, built from a contract."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.contracts.identity import correlation_of, event_id
+from shared.contracts.registry import wire_name
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    exchange: str
+    routing_key: str
+    body: bytes
+    type: str
+    message_id: str
+    correlation_id: str | None = None
+    priority: int = 0
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+def outgoing(model: BaseModel, *, exchange: str, routing_key: str, priority: int = 0) -> OutgoingMessage:
+    correlation = correlation_of(model)
+    return OutgoingMessage(
+        exchange=exchange,
+        routing_key=routing_key,
+        body=model.model_dump_json().encode(),
+        type=wire_name(model),
+        message_id=str(event_id(model)),
+        correlation_id=str(correlation) if correlation else None,
+        priority=priority,
+    )

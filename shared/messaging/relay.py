@@ -1,0 +1,75 @@
+"""The outbox relay: publishes committed outbox rows with confirms, marks them sent after the confirm."""
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import structlog
+
+from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.ports import OutboxBatch, Publisher
+
+log = structlog.get_logger("relay")
+
+
+class OutboxStore(Protocol):
+    def take(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]: ...
+
+    def notifications(self, on_notify: Callable[[], None]) -> AbstractAsyncContextManager[None]: ...
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: OutboxStore,
+        publisher: Publisher,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+        after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
+    ) -> None:
+        self._store = store
+        self._after_sent = after_sent
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def relay_once(self) -> int:
+        async with self._store.take(self._batch_size) as batch:
+            results = await asyncio.gather(
+                *(self._publisher.publish(message) for _, message in batch.rows), return_exceptions=True
+            )
+            for (row_id, message), result in zip(batch.rows, results):
+                if isinstance(result, BaseException):
+                    batch.failed[row_id] = f"{type(result).__name__}: {result}"
+                    log.warning("publish_failed", message_id=message.message_id, exchange=message.exchange,
+                                routing_key=message.routing_key, error=batch.failed[row_id])
+                else:
+                    batch.sent.append(row_id)
+                    batch.follow_ups += self._after_sent(message)
+        return len(batch.rows)
+
+    async def run(self) -> None:
+        failures = 0
+        async with self._store.notifications(self.wake):
+            while True:
+                self._wakeup.clear()
+                try:
+                    relayed = await self.relay_once()
+                    failures = 0
+                except Exception as error:  # the database or broker is away; keep trying
+                    failures += 1
+                    log.warning("relay_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
+                    await asyncio.sleep(min(0.2 * 2**failures, 10))
+                    continue
+                if relayed < self._batch_size:
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+                    except TimeoutError:
+                        pass
+

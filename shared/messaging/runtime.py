@@ -1,0 +1,164 @@
+"""The one consumer runtime: consume -> parse -> bind log context -> handler -> commit -> ack.
+
+A message that does not parse goes to quarantine with the reason; a handler failure rejects the
+message without requeue, so the broker dead-letters it instead of looping.
+"""
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts.events import Hop, HopRecorded
+from shared.contracts.identity import hop_event_id
+from shared.contracts.registry import UnknownWireType, parse
+from shared.messaging import names
+from shared.messaging.errors import MessageRejected
+from shared.messaging.outgoing import outgoing
+from shared.messaging.ports import Publisher
+
+log = structlog.get_logger("consumer")
+
+Handler = Callable[[BaseModel], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    queue: str
+    handlers: Mapping[str, Handler]
+
+
+@dataclass(frozen=True)
+class QuarantineTarget:
+    """Where a service sends what it cannot read, and where it records that it did."""
+
+    platform: str
+    service: str
+    audit_exchange: str
+
+
+def quarantine_reason(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        problems = [
+            f"{'.'.join(str(part) for part in item['loc']) or '<root>'}: {item['msg']}" for item in error.errors()[:20]
+        ]
+        return "; ".join(problems)
+    return f"{type(error).__name__}: {error}"
+
+
+def id_of_unreadable(message: AbstractIncomingMessage) -> UUID:
+    try:
+        return UUID(str(message.message_id))
+    except ValueError:
+        return uuid5(NAMESPACE_URL, "pcms:body:" + hashlib.sha256(message.body).hexdigest())
+
+
+class Consumer:
+    def __init__(
+        self, channel: AbstractRobustChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget
+    ) -> None:
+        self._channel = channel
+        self._publisher = publisher
+        self._subscription = subscription
+        self._target = target
+
+    async def start(self) -> None:
+        queue = await self._channel.get_queue(self._subscription.queue, ensure=False)
+        await queue.consume(self.on_message)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(
+            message_id=message.message_id, correlation_id=message.correlation_id, queue=self._subscription.queue,
+            type=message.type,
+        ):
+            async with message.process(requeue=False):
+                try:
+                    model = parse(message.type, message.body)
+                    handler = self._subscription.handlers[message.type or ""]
+                except (ValidationError, UnknownWireType, KeyError, ValueError) as error:
+                    reason = quarantine_reason(error)
+                    await self._quarantine(message, reason)
+                    log.warning("message_handled", outcome="quarantined", reason=reason, duration_ms=_ms(started))
+                    return
+                try:
+                    await handler(model)
+                except MessageRejected as rejection:
+                    await self._quarantine(message, str(rejection))
+                    log.warning("message_handled", outcome="quarantined", reason=str(rejection), duration_ms=_ms(started))
+                    return
+                except Exception:
+                    log.exception("message_handled", outcome="dead_lettered", duration_ms=_ms(started))
+                    raise
+                log.info("message_handled", outcome="processed", duration_ms=_ms(started))
+
+    async def _quarantine(self, message: AbstractIncomingMessage, reason: str) -> None:
+        target = self._target
+        exchange = await self._channel.get_exchange(names.QUARANTINE, ensure=False)
+        await exchange.publish(
+            aio_pika.Message(
+                body=message.body,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                type=message.type,
+                headers={
+                    **(message.headers or {}),
+                    "x-quarantine-reason": reason[:4000],
+                    "x-quarantine-queue": self._subscription.queue,
+                    "x-quarantine-service": target.service,
+                    "x-quarantine-platform": target.platform,
+                    "x-quarantined-at": datetime.now(UTC).isoformat(),
+                },
+            ),
+            routing_key=names.quarantine_key(target.platform, target.service),
+            mandatory=True,
+        )
+        message_id = id_of_unreadable(message)
+        event = HopRecorded(
+            event_id=hop_event_id(message_id, Hop.QUARANTINED, target.platform, self._subscription.queue),
+            message_id=message_id,
+            hop=Hop.QUARANTINED,
+            platform=target.platform,
+            service=target.service,
+            at=datetime.now(UTC),
+            detail={"reason": reason[:1000], "queue": self._subscription.queue, "type": message.type},
+        )
+        await self._publisher.publish(
+            outgoing(event, exchange=target.audit_exchange, routing_key=names.audit_key(Hop.QUARANTINED))
+        )
+
+
+async def start_consumers(
+    connection: AbstractRobustConnection,
+    publisher: Publisher,
+    subscriptions: list[Subscription],
+    target: QuarantineTarget,
+    *,
+    prefetch: int,
+) -> list[Consumer]:
+    consumers = []
+    for subscription in subscriptions:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=prefetch)
+        consumer = Consumer(channel, publisher, subscription, target)  # type: ignore[arg-type]
+        await consumer.start()
+        consumers.append(consumer)
+    return consumers
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def wait_forever() -> None:
+    await asyncio.Event().wait()

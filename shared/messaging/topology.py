@@ -1,0 +1,101 @@
+"""The broker topology, declared in code and idempotent.
+
+    platform P intake ──> pcms.platform.P ──message.#──> hub.ingress.P ──> enrichment
+                                 │ audit.#                                   │
+                                 ├──────────> audit.P (P's own audit)        v
+                                 └──(e2e)──> pcms.audit <── hub services   pcms.hub.enriched ──> hub.routing ──> routing
+                                                 │ #                                                           │
+                                                 v                                                             v
+                                             audit.HUB                         pcms.delivery ──P──> inbox.P ──> P intake
+
+Every consuming queue is a quorum queue that dead-letters to pcms.dlx -> <queue>.dlq;
+unparseable messages go to pcms.quarantine -> quarantine.<platform>. Each platform's traffic
+enters the hub through its own durable queue (hub.ingress.P), so a shovel can carry it when
+the platform runs its own broker.
+"""
+
+from dataclasses import dataclass, field
+
+from shared.federation import Federation
+from shared.messaging import names
+
+DELIVERY_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    name: str
+    type: str = "topic"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    dead_letter: bool = True
+
+
+@dataclass(frozen=True)
+class BindingSpec:
+    source: str
+    destination: str
+    routing_key: str
+    destination_is_exchange: bool = False
+
+
+@dataclass(frozen=True)
+class Topology:
+    exchanges: list[ExchangeSpec] = field(default_factory=list)
+    queues: list[QueueSpec] = field(default_factory=list)
+    bindings: list[BindingSpec] = field(default_factory=list)
+
+
+def federation_topology(federation: Federation) -> Topology:
+    """Everything the federation needs, for the platforms that are active now."""
+    hub = federation.hub.code
+    topo = Topology(
+        exchanges=[
+            ExchangeSpec(names.HUB_ENRICHED),
+            ExchangeSpec(names.DELIVERY, "direct"),
+            ExchangeSpec(names.AUDIT),
+            ExchangeSpec(names.QUARANTINE),
+            ExchangeSpec(names.DEAD_LETTER, "direct"),
+        ],
+        queues=[QueueSpec(names.HUB_ROUTING_QUEUE), QueueSpec(names.audit_queue(hub))],
+        bindings=[
+            BindingSpec(names.HUB_ENRICHED, names.HUB_ROUTING_QUEUE, "#"),
+            BindingSpec(names.AUDIT, names.audit_queue(hub), "#"),
+        ],
+    )
+    for platform in federation.active_platforms:
+        code = platform.code
+        exchange = names.platform_exchange(code)
+        topo.exchanges.append(ExchangeSpec(exchange))
+        topo.queues.extend([
+            QueueSpec(names.hub_ingress_queue(code)),
+            QueueSpec(names.inbox_queue(code)),
+            QueueSpec(names.quarantine_queue(code), dead_letter=False),
+        ])
+        topo.bindings.extend([
+            BindingSpec(exchange, names.hub_ingress_queue(code), "message.#"),
+            BindingSpec(exchange, names.AUDIT, "audit.#", destination_is_exchange=True),
+            BindingSpec(names.DELIVERY, names.inbox_queue(code), code),
+            BindingSpec(names.QUARANTINE, names.quarantine_queue(code), f"{code}.#"),
+        ])
+        if code != hub:
+            topo.queues.append(QueueSpec(names.audit_queue(code)))
+            topo.bindings.append(BindingSpec(exchange, names.audit_queue(code), "audit.#"))
+    for queue in [q for q in topo.queues if q.dead_letter]:
+        topo.queues.append(QueueSpec(names.dead_letter_queue(queue.name), dead_letter=False))
+        topo.bindings.append(BindingSpec(names.DEAD_LETTER, names.dead_letter_queue(queue.name), queue.name))
+    return topo
+
+
+def queue_arguments(queue: QueueSpec) -> dict[str, object]:
+    arguments: dict[str, object] = {"x-queue-type": "quorum"}
+    if queue.dead_letter:
+        arguments |= {
+            "x-dead-letter-exchange": names.DEAD_LETTER,
+            "x-dead-letter-routing-key": queue.name,
+            "x-delivery-limit": DELIVERY_LIMIT,
+        }
+    return arguments

@@ -1,0 +1,35 @@
+"""Settings every service shares. Each service subclasses this once; nothing reads the environment at import."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.federation import DEFAULT_FEDERATION_FILE
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PCMS_", extra="ignore", frozen=True)
+
+    platform: str = Field(pattern=r"^[A-Z]{2,5}$", description="Platform this process serves (HUB, MR, NE...).")
+    amqp_url: SecretStr = Field(
+        default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
+        validation_alias=AliasChoices("PCMS_AMQP_URL", "AMQP_URL"),
+    )
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
+        validation_alias=AliasChoices("PCMS_DATABASE_URL", "DATABASE_URL"),
+        description="Any database on the server; each platform's own database is derived from it.",
+    )
+    database_prefix: str = Field(default="pcms_", pattern=r"^[a-z][a-z0-9_]*$")
+    federation_file: Path = DEFAULT_FEDERATION_FILE
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    prefetch: int = Field(default=64, ge=1, le=10_000)
+    relay_batch: int = Field(default=200, ge=1, le=5_000)
+    relay_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @property
+    def database_name(self) -> str:
+        return f"{self.database_prefix}{self.platform.lower()}"
