@@ -30,11 +30,11 @@ def decide(message: Message, *, federation: Federation, answered_origin: str | N
         return _deliver("reply-to-originator", [answered_origin, *extra], federation, origin)
 
     if message.kind == "alert":
-        everyone = [p.code for p in federation.active_members] + [hub]
+        everyone = [p.code for p in federation.members] + [hub]
         return _deliver("alert-to-all-active-members", everyone, federation, origin)
 
     if message.recipients == [ALL]:
-        everyone = [p.code for p in federation.active_members] + [hub]
+        everyone = [p.code for p in federation.members] + [hub]
         return _deliver(f"{message.kind}-to-all-active-members", everyone, federation, origin)
     if message.recipients == [HUB]:
         return _deliver(f"{message.kind}-to-hub", [hub], federation, origin)

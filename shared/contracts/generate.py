@@ -1,0 +1,112 @@
+"""Writes the JSON Schema of every contract, so other implementations can validate what travels.
+
+    python -m shared.contracts.generate          # (re)write shared/contracts/schemas/v<major>/
+    python -m shared.contracts.generate --check  # exit 1 when the committed schemas are out of date
+
+The output is deterministic (sorted keys, indent 2, trailing newline): regenerating an unchanged
+contract leaves the files byte-for-byte identical, so a diff always means the contract changed.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from shared.contracts.base import SCHEMA_VERSION
+from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
+from shared.contracts.messages import Message, SubmitMessage
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / f"v{SCHEMA_VERSION.split('.')[0]}"
+
+# file stem -> (title, the contract: a model or an annotated union)
+CONTRACTS: dict[str, tuple[str, Any]] = {
+    "submit_message": ("SubmitMessage", SubmitMessage),
+    "message": ("Message", Message),
+    "message_enriched": ("MessageEnriched", MessageEnriched),
+    "message_dispatched": ("MessageDispatched", MessageDispatched),
+    "routing_decided": ("RoutingDecided", RoutingDecided),
+    "hop_recorded": ("HopRecorded", HopRecorded),
+}
+
+
+def _schema_of(title: str, contract: Any) -> dict[str, Any]:
+    if isinstance(contract, type) and issubclass(contract, BaseModel):
+        schema = contract.model_json_schema()
+    else:
+        schema = TypeAdapter(contract).json_schema()
+    schema.setdefault("title", title)
+    schema["$schema"] = JSON_SCHEMA_DIALECT
+    schema["x-schema-version"] = SCHEMA_VERSION
+    return schema
+
+
+def current_schemas() -> dict[str, dict[str, Any]]:
+    """{file name: JSON Schema} of every contract, as the code defines them now."""
+    return {f"{stem}.json": _schema_of(title, contract) for stem, (title, contract) in CONTRACTS.items()}
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def differences(directory: Path = SCHEMA_DIR) -> list[str]:
+    """What differs between the committed files and the contracts: one line per file."""
+    wanted = {name: render(schema) for name, schema in current_schemas().items()}
+    present = {path.name for path in directory.glob("*.json")} if directory.is_dir() else set()
+    problems = []
+    for name in sorted(wanted.keys() | present):
+        path = directory / name
+        if name not in present:
+            problems.append(f"missing: {path}")
+        elif name not in wanted:
+            problems.append(f"extra: {path}")
+        elif path.read_text(encoding="utf-8") != wanted[name]:
+            problems.append(f"differs: {path}")
+    return problems
+
+
+def write(directory: Path = SCHEMA_DIR) -> list[Path]:
+    """Writes every schema and removes stale ones; returns the files written or removed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    wanted = {name: render(schema) for name, schema in current_schemas().items()}
+    changed = []
+    for name, text in wanted.items():
+        path = directory / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    for path in sorted(directory.glob("*.json")):
+        if path.name not in wanted:
+            path.unlink()
+            changed.append(path)
+    return changed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.contracts.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed schemas are out of date")
+    parser.add_argument("--dir", type=Path, default=SCHEMA_DIR, help=f"schema directory (default {SCHEMA_DIR})")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = differences(args.dir)
+        if problems:
+            print("contract schemas are out of date; run `make contracts`:", file=sys.stderr)
+            for line in problems:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        print(f"contract schemas are up to date ({len(CONTRACTS)} files in {args.dir})")
+        return 0
+    changed = write(args.dir)
+    for path in changed:
+        print(f"updated {path}")
+    print(f"{len(CONTRACTS)} contract schemas in {args.dir} ({len(changed)} changed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The broker side against the real RabbitMQ: topology, relay with confirms, consumer runtime."""
+
+import asyncio
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import aio_pika
+import httpx
+import pytest
+
+from shared.contracts.events import HopRecorded
+from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
+from shared.db.outbox_store import AsyncpgOutboxStore
+from shared.db.uow import AsyncpgUnitOfWork
+from shared.messaging import names
+from shared.messaging.amqp import AioPikaPublisher, apply_topology, open_publishing_channel
+from shared.messaging.outgoing import OutgoingMessage, outgoing
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
+from shared.messaging.topology import federation_topology
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+
+def a_hop() -> HopRecorded:
+    return HopRecorded(event_id=uuid4(), message_id=uuid4(), hop="accepted", platform="NE", service="intake", at=NOW)
+
+
+async def get_one(channel, queue_name: str, timeout: float = 10.0):
+    queue = await channel.get_queue(queue_name, ensure=False)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is not None:
+            return message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing arrived on {queue_name} within {timeout}s")
+
+
+async def test_topology_declares_quorum_queues_that_dead_letter_and_can_be_applied_again(
+    broker_connection, federation, broker, amqp_url
+):
+    await apply_topology(broker_connection, federation_topology(federation))
+    vhost = amqp_url.rsplit("/", 1)[1]
+    async with httpx.AsyncClient(base_url=broker.management_url, auth=(broker.user, broker.password)) as api:
+        queues = {q["name"]: q for q in (await api.get(f"/api/queues/{vhost}")).json()}
+    assert queues["inbox.ML"]["arguments"]["x-queue-type"] == "quorum"
+    assert queues["inbox.ML"]["arguments"]["x-dead-letter-exchange"] == names.DEAD_LETTER
+    assert "inbox.ML.dlq" in queues
+    assert "inbox.BF" not in queues and "hub.ingress.TD" not in queues
+
+
+async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(pool, broker_connection):
+    channel = await broker_connection.channel()
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+    hop = a_hop()
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
+    assert await relay.relay_once() == 1
+    arrived = await get_one(channel, names.audit_queue("HUB"))
+    assert arrived.type == HOP_RECORDED and arrived.message_id == str(hop.event_id)
+    assert parse(arrived.type, arrived.body) == hop
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_connection):
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        uow.outbox.add(OutgoingMessage(exchange=names.DELIVERY, routing_key="NOWHERE", body=b"{}", type=MESSAGE,
+                                       message_id=str(uuid4())))
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
+    await relay.relay_once()
+    row = await pool.fetchrow("SELECT sent_at, attempts, last_error FROM outbox")
+    assert row["sent_at"] is None and row["attempts"] == 1
+    assert "PublishError" in row["last_error"]
+
+
+async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_records_it(broker_connection):
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+    handled = []
+
+    async def handler(model) -> None:
+        handled.append(model)
+
+    target = QuarantineTarget("HUB", "enrichment", names.AUDIT)
+    await start_consumers(broker_connection, publisher, [Subscription(names.hub_ingress_queue("NE"), {MESSAGE: handler})],
+                          target, prefetch=10)
+    channel = await broker_connection.channel()
+    exchange = await channel.get_exchange(names.platform_exchange("NE"))
+    await exchange.publish(aio_pika.Message(b'{"kind": "alert", "body": {}}', type=MESSAGE, message_id=str(uuid4())),
+                           routing_key="message.alert.urgent")
+    quarantined = await get_one(channel, names.quarantine_queue("HUB"))
+    assert "origin: Field required" in quarantined.headers["x-quarantine-reason"]
+    assert quarantined.headers["x-quarantine-queue"] == "hub.ingress.NE"
+    recorded = parse(HOP_RECORDED, (await get_one(channel, names.audit_queue("HUB"))).body)
+    assert recorded.hop == "quarantined" and str(recorded.message_id) == quarantined.message_id
+    assert handled == []
+
+
+async def test_consumer_dead_letters_a_message_whose_handler_fails_instead_of_looping(broker_connection):
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+    attempts = []
+
+    async def failing(model) -> None:
+        attempts.append(model)
+        raise RuntimeError("database is away")
+
+    target = QuarantineTarget("HUB", "audit", names.AUDIT)
+    await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: failing})],
+                          target, prefetch=10)
+    hop = a_hop()
+    await publisher.publish(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
+    channel = await broker_connection.channel()
+    dead = await get_one(channel, names.dead_letter_queue(names.audit_queue("HUB")))
+    assert dead.message_id == str(hop.event_id)
+    await asyncio.sleep(0.3)
+    assert len(attempts) == 1

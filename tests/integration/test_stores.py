@@ -1,0 +1,141 @@
+"""Each store's behaviour, written once, run against the in-memory fake and PostgreSQL."""
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from shared.contracts.events import EntityType, HopRecorded, MessageDispatched, NormalisedEntity, RefusedRecipient, RoutingDecided
+from shared.contracts.messages import SUBMIT_ADAPTER, stamp
+from shared.db.uow import AsyncpgUnitOfWork
+from shared.messaging.fakes import FakeUnitOfWork
+from services.audit.adapters import AsyncpgAuditLog
+from services.audit.fakes import InMemoryAuditLog
+from services.enrichment.adapters import AsyncpgRegionalIndex
+from services.enrichment.fakes import InMemoryRegionalIndex
+from services.intake.adapters import AsyncpgIntakeStore
+from services.intake.domain.delivery import DeliveryState
+from services.intake.fakes import InMemoryIntakeStore
+from services.routing.adapters import AsyncpgRoutingStore
+from services.routing.domain.decisions import RoutingDecision
+from services.routing.fakes import InMemoryRoutingStore
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+FAKES = {"intake": InMemoryIntakeStore, "routing": InMemoryRoutingStore, "enrichment": InMemoryRegionalIndex,
+         "audit": InMemoryAuditLog}
+REAL = {"intake": AsyncpgIntakeStore, "routing": AsyncpgRoutingStore, "enrichment": AsyncpgRegionalIndex,
+        "audit": AsyncpgAuditLog}
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def store_for(request):
+    if request.param == "fake":
+        return lambda service: FAKES[service]()
+    pool = request.getfixturevalue("pool")
+    return lambda service: REAL[service](pool)  # a pool answers the same queries as a connection
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def new_uow(request):
+    if request.param == "fake":
+        store = InMemoryIntakeStore()
+        uow = FakeUnitOfWork(store)
+        return lambda: uow
+    pool = request.getfixturevalue("pool")
+    return lambda: AsyncpgUnitOfWork(pool, AsyncpgIntakeStore)
+
+
+def an_alert(origin: str = "NE"):
+    command = SUBMIT_ADAPTER.validate_python({
+        "kind": "alert", "submitted_by": "police", "evaluation": {"source": "A", "information": "1"},
+        "body": {"alert_type": "wanted_person", "summary": "Wanted.", "entities": {"persons": [{"names": ["Moussa Ag Ahmed"]}]}},
+    })
+    return stamp(command, message_id=uuid4(), origin=origin, created_at=NOW)
+
+
+async def test_claim_is_true_once_per_consumer_and_id(new_uow):
+    message_id = uuid4()
+    async with new_uow() as uow:
+        assert await uow.claim("intake", message_id) is True
+    async with new_uow() as uow:
+        assert await uow.claim("intake", message_id) is False
+        assert await uow.claim("routing", message_id) is True
+
+
+async def test_a_failed_unit_of_work_forgets_its_claim(new_uow):
+    message_id = uuid4()
+    with pytest.raises(RuntimeError):
+        async with new_uow() as uow:
+            assert await uow.claim("intake", message_id)
+            raise RuntimeError("effect failed")
+    async with new_uow() as uow:
+        assert await uow.claim("intake", message_id) is True
+
+
+async def test_intake_store_advances_delivery_state_only_forward(store_for):
+    store = store_for("intake")
+    sent = an_alert()
+    await store.record_sent(sent)
+    await store.record_routing(RoutingDecided(
+        message_id=sent.message_id, correlation_id=sent.correlation_id, origin="NE", recipients=["ML", "HUB"],
+        refused=[RefusedRecipient(platform="BF", reason="member is withdrawn")], rule="alert-to-all-active-members",
+        decided_at=NOW,
+    ))
+    await store.advance_delivery(sent.message_id, "ML", DeliveryState.READ)
+    await store.advance_delivery(sent.message_id, "ML", DeliveryState.RECEIVED)
+    states = await _deliveries(store, sent.message_id)
+    assert states == {"ML": ("read", None), "HUB": ("routed", None), "BF": ("not_routed", "member is withdrawn")}
+
+
+async def test_intake_store_ignores_acknowledgements_of_messages_it_never_sent(store_for):
+    store = store_for("intake")
+    unknown = uuid4()
+    await store.advance_delivery(unknown, "ML", DeliveryState.READ)
+    assert await _deliveries(store, unknown) == {}
+
+
+async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
+    store = store_for("intake")
+    message = an_alert(origin="MR")
+    dispatched = MessageDispatched(message=message, recipient="NE", rule="alert-to-all-active-members", dispatched_at=NOW)
+    await store.save_inbox_item(dispatched)
+    await store.save_inbox_item(dispatched)
+    assert await store.inbox_message(message.message_id) == message
+    assert await store.inbox_message(uuid4()) is None
+
+
+async def test_routing_store_remembers_the_origin_of_routed_messages(store_for):
+    store = store_for("routing")
+    message = an_alert(origin="TD")
+    await store.record(message, RoutingDecision("alert-to-all-active-members", ["ML"]))
+    assert await store.origin_of(message.message_id) == "TD"
+    assert await store.origin_of(uuid4()) is None
+
+
+async def test_regional_index_finds_keys_of_other_messages_only(store_for):
+    index = store_for("enrichment")
+    first, second = uuid4(), uuid4()
+    key = f"phone:+2279{uuid4().int % 10**7:07d}"
+    entity = NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[key], canonical={"e164": key[6:]})
+    await index.add([entity], platform="TD", message_id=first, handling_code="H0")
+    found = await index.lookup([key], excluding=second)
+    assert [(row.platform, row.message_id, row.key) for row in found] == [("TD", first, key)]
+    assert await index.lookup([key], excluding=first) == []
+
+
+async def test_audit_log_appends_an_event_once(store_for):
+    log = store_for("audit")
+    event = HopRecorded(event_id=uuid4(), message_id=uuid4(), hop="accepted", platform="NE", service="intake", at=NOW)
+    assert await log.append(event) is True
+    assert await log.append(event) is False
+
+
+async def _deliveries(store, message_id):
+    if isinstance(store, InMemoryIntakeStore):
+        return {r: (s.value, reason) for (m, r), (s, reason) in store.deliveries.items() if m == message_id}
+    rows = await store._connection.fetch(
+        "SELECT recipient, state, reason FROM deliveries WHERE message_id = $1", message_id
+    )
+    return {row["recipient"]: (row["state"], row["reason"]) for row in rows}
