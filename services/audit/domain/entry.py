@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +49,7 @@ class AuditEntry:
     service: str
     actor: str | None
     at: datetime
-    detail: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _check_seq(self.seq)

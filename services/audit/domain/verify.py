@@ -31,7 +31,8 @@ How far a failure can be localised follows from that:
   an edit from a deletion, insertion or swap hidden by renumbering. If it
   does not, it is set aside with a note and verification falls back to the
   checkpoint window: a forged reference can cost precision but can never
-  blame an intact entry.
+  blame an intact entry. (Neighbours with identical content can blur the
+  kind of change reported, never its seq.)
 * Truncation. A checkpoint larger than the entries replayed names the first
   absent seq and the size that was promised.
 
@@ -52,6 +53,7 @@ from services.audit.domain.entry import AuditEntry, PurgedEntry, content_sha256,
 from services.audit.domain.merkle import HASH_SIZE, MerkleTree, root_from_leaf_hashes
 
 LogItem = AuditEntry | PurgedEntry | tuple[int, bytes]
+_STORED_ENTRY = (AuditEntry, PurgedEntry)
 
 
 class FailureKind(StrEnum):
@@ -238,7 +240,7 @@ class _Replay:
 
 
 def _seq_and_leaf(item: LogItem) -> tuple[int, bytes]:
-    if isinstance(item, AuditEntry | PurgedEntry):
+    if isinstance(item, _STORED_ENTRY):
         return item.seq, entry_leaf_hash(item)
     seq, leaf = item
     if len(leaf) != HASH_SIZE:
@@ -247,11 +249,11 @@ def _seq_and_leaf(item: LogItem) -> tuple[int, bytes]:
 
 
 def _seq_of(item: LogItem) -> int:
-    return item.seq if isinstance(item, AuditEntry | PurgedEntry) else item[0]
+    return item.seq if isinstance(item, _STORED_ENTRY) else item[0]
 
 
 def _digest(item: LogItem | None) -> str | None:
-    return content_sha256(item) if isinstance(item, AuditEntry | PurgedEntry) else None
+    return content_sha256(item) if isinstance(item, _STORED_ENTRY) else None
 
 
 def _order_failure(position: int, seq: int, rest: Iterator[LogItem]) -> Failure:
