@@ -76,6 +76,26 @@ async def _too_large(send: Send, max_bytes: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+def service_unavailable(reason: str, retry_after: int = RETRY_AFTER_SECONDS) -> JSONResponse:
+    return JSONResponse(
+        status_code=503, headers={"Retry-After": str(retry_after)},
+        content={"error": "unavailable", "detail": f"{reason}; nothing was accepted, try again later"},
+    )
+
+
+def answer_unavailable_on(app: FastAPI, error_types: tuple[type[Exception], ...]) -> None:
+    """Storage or broker outages become 503 with Retry-After: the client knows nothing was kept."""
+
+    async def _unavailable(_: Request, error: Exception) -> JSONResponse:
+        return service_unavailable(f"storage unavailable ({type(error).__name__})")
+
+    for error_type in error_types:
+        app.add_exception_handler(error_type, _unavailable)
+
+
 def create_app(title: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, **kwargs: Any) -> FastAPI:
     app = FastAPI(title=title, version="1.0", **kwargs)
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
 from shared.contracts.messages import SubmitMessage
-from shared.http import create_app
+from shared.http import create_app, service_unavailable
 from shared.messaging.ports import UnitOfWork
 from services.intake import handlers
 from services.intake.ports import IntakeQueries, IntakeStore
@@ -36,7 +36,9 @@ def build_api(
     message_deps: dict[str, Any],
     health: Callable[[], dict[str, bool]],
     max_body_bytes: int,
+    refusal: Callable[[], str | None] = lambda: None,
 ) -> FastAPI:
+    """refusal() names why the platform cannot accept more now (backpressure), or None."""
     app = create_app(f"PCMS intake — {platform}", max_body_bytes=max_body_bytes)
 
     @app.get("/healthz")
@@ -46,8 +48,11 @@ def build_api(
         return JSONResponse({"status": "ok" if status == 200 else "degraded", "platform": platform, "checks": checks},
                             status_code=status)
 
-    @app.post("/v1/messages", status_code=202, response_model=Accepted)
-    async def submit(command: Annotated[SubmitMessage, Body()]) -> Accepted:
+    @app.post("/v1/messages", status_code=202, response_model=Accepted,
+              responses={503: {"description": "Cannot accept now; retry after the Retry-After header's seconds."}})
+    async def submit(command: Annotated[SubmitMessage, Body()]) -> Accepted | JSONResponse:
+        if (reason := refusal()) is not None:
+            return service_unavailable(reason)
         message = await handlers.submit_message(command, uow=new_uow(), platform=platform, **message_deps)
         return Accepted(message_id=message.message_id, correlation_id=message.correlation_id)
 

@@ -1,10 +1,11 @@
+import asyncpg
 from datetime import UTC, datetime
 from functools import partial
 from uuid import uuid4
 
 from shared.contracts.registry import MESSAGE_DISPATCHED, ROUTING_DECIDED
 from shared.host import infrastructure, run_until_stopped
-from shared.http import serve
+from shared.http import answer_unavailable_on, serve
 from shared.messaging import names
 from shared.messaging.runtime import Subscription
 from services.intake import handlers
@@ -13,6 +14,7 @@ from services.intake.api import build_api
 from services.intake.settings import IntakeSettings
 
 SERVICE = "intake"
+STORAGE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
 
 
 async def main(settings: IntakeSettings) -> None:
@@ -33,6 +35,7 @@ async def main(settings: IntakeSettings) -> None:
                           {MESSAGE_DISPATCHED: on_dispatched, ROUTING_DECIDED: on_routing_decided})],
             names.platform_exchange(platform.code),
         )
+        relay = infra.relay(after_sent=handlers.published_hop(platform.code, clock))
         api = build_api(
             platform=platform.code,
             new_uow=new_uow,
@@ -40,8 +43,10 @@ async def main(settings: IntakeSettings) -> None:
             message_deps=deps,
             health=lambda: {"broker": not infra.connection.is_closed, "database": not infra.pool.is_closing()},
             max_body_bytes=settings.max_body_bytes,
+            refusal=lambda: (f"{relay.backlog} messages wait to be published"
+                             if relay.backlog > settings.max_outbox_backlog else None),
         )
-        relay = infra.relay(after_sent=handlers.published_hop(platform.code, clock))
+        answer_unavailable_on(api, STORAGE_OUTAGES)
         await run_until_stopped(
             relay.run(), serve(api, host=settings.api_host, port=settings.api_port or platform.api_port)
         )

@@ -8,3 +8,6 @@ class IntakeSettings(ServiceSettings):
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(default=None, description="Defaults to the platform's port in the federation file.")
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_outbox_backlog: int = Field(
+        default=20_000, ge=1, description="Unsent outbox rows above which submissions get 503 with Retry-After."
+    )

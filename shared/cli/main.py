@@ -2,11 +2,12 @@
 
 import typer
 
-from shared.cli import db, run, topology
+from shared.cli import db, dlq, run, topology
 
 app = typer.Typer(help="PCMS Exchange: operate the federation.", no_args_is_help=True)
 app.add_typer(topology.app, name="topology")
 app.add_typer(db.app, name="db")
+app.add_typer(dlq.app, name="dlq")
 app.command("run")(run.run)
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class Document(Contract):
     )
     mrz: list[Annotated[str, StringConstraints(max_length=44)]] = field(
         "Machine-readable zone lines (ICAO 9303), when read from the document.",
-        ["P<NERMOUSSA<<ISSOUFOU<<<<<<<<<<<<<<<<<<<<<<<<", "A1234567<4NER8501012M3001012<<<<<<<<<<<<<<06"],
+        ["P<NERMOUSSA<<ISSOUFOU<<<<<<<<<<<<<<<<<<<<<<<", "A1234567<6NER8501019M3001019<<<<<<<<<<<<<<00"],
         default_factory=list,
         max_length=3,
     )

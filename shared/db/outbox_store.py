@@ -46,16 +46,24 @@ class AsyncpgOutboxStore:
     async def unsent_count(self) -> int:
         return await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
 
+    async def forget_sent(self, older_than_seconds: float) -> int:
+        status = await self._pool.execute(
+            "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)", older_than_seconds
+        )
+        return int(status.split()[-1])
+
     @asynccontextmanager
-    async def notifications(self, on_notify: Callable[[], None]) -> AsyncIterator[None]:
+    async def notifications(self, on_notify: Callable[[], None]) -> AsyncIterator[Callable[[], bool]]:
+        """Calls on_notify when a transaction adds outbox rows; yields a check that the listener still lives."""
         connection: asyncpg.Connection = await self._pool.acquire()
         callback = lambda *_: on_notify()  # noqa: E731
         await connection.add_listener(OUTBOX_NOTIFY_CHANNEL, callback)
         try:
-            yield
+            yield lambda: not connection.is_closed()
         finally:
             try:
-                await asyncio.shield(connection.remove_listener(OUTBOX_NOTIFY_CHANNEL, callback))
+                if not connection.is_closed():
+                    await asyncio.shield(connection.remove_listener(OUTBOX_NOTIFY_CHANNEL, callback))
             finally:
                 await self._pool.release(connection)
 

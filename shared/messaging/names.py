@@ -5,6 +5,8 @@ DELIVERY = "pcms.delivery"
 AUDIT = "pcms.audit"
 QUARANTINE = "pcms.quarantine"
 DEAD_LETTER = "pcms.dlx"
+RETRY = "pcms.retry"
+RETRY_DELAYS_SECONDS = (1, 5, 30, 120, 600)
 HUB_ROUTING_QUEUE = "hub.routing"
 
 
@@ -29,7 +31,16 @@ def quarantine_queue(platform: str) -> str:
 
 
 def dead_letter_queue(queue: str) -> str:
+    """The parking lot of a queue: what the broker dead-letters and what the runtime parks after its last retry."""
     return f"{queue}.dlq"
+
+
+def delay_exchange(seconds: int) -> str:
+    return f"pcms.delay.{seconds}s"
+
+
+def delay_queue(seconds: int) -> str:
+    return f"pcms.delay.{seconds}s"
 
 
 def message_key(kind: str, priority: str) -> str:

@@ -16,7 +16,11 @@ log = structlog.get_logger("relay")
 class OutboxStore(Protocol):
     def take(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]: ...
 
-    def notifications(self, on_notify: Callable[[], None]) -> AbstractAsyncContextManager[None]: ...
+    def notifications(self, on_notify: Callable[[], None]) -> AbstractAsyncContextManager[Callable[[], bool]]: ...
+
+    async def unsent_count(self) -> int: ...
+
+    async def forget_sent(self, older_than_seconds: float) -> int: ...
 
 
 class OutboxRelay:
@@ -35,6 +39,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
+        self.backlog = 0
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -54,22 +59,49 @@ class OutboxRelay:
                     batch.follow_ups += self._after_sent(message)
         return len(batch.rows)
 
-    async def run(self) -> None:
-        failures = 0
-        async with self._store.notifications(self.wake):
-            while True:
-                self._wakeup.clear()
-                try:
-                    relayed = await self.relay_once()
-                    failures = 0
-                except Exception as error:  # the database or broker is away; keep trying
-                    failures += 1
-                    log.warning("relay_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
-                    await asyncio.sleep(min(0.2 * 2**failures, 10))
-                    continue
-                if relayed < self._batch_size:
-                    try:
-                        await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
-                    except TimeoutError:
-                        pass
+    async def watch_backlog(self, *, every_seconds: float = 2.0, keep_sent_seconds: float = 86_400) -> None:
+        """Keeps `backlog` current for backpressure and forgets rows sent long ago."""
+        rounds = 0
+        while True:
+            try:
+                self.backlog = await self._store.unsent_count()
+                if rounds % 30 == 0:
+                    await self._store.forget_sent(keep_sent_seconds)
+            except Exception as error:
+                log.warning("backlog_check_failed", error=f"{type(error).__name__}: {error}")
+            rounds += 1
+            await asyncio.sleep(every_seconds)
 
+    async def run(self) -> None:
+        await asyncio.gather(self._relay_forever(), self.watch_backlog())
+
+    async def _relay_forever(self) -> None:
+        while True:
+            try:
+                async with self._store.notifications(self.wake) as listening:
+                    await self._relay_while(listening)
+            except Exception as error:  # no listener: the database is away; poll until it is back
+                log.warning("relay_listener_lost", error=f"{type(error).__name__}: {error}")
+                await self._relay_while(lambda: False, rounds=max(1, int(5 / self._poll_seconds)))
+
+    async def _relay_while(self, listening: Callable[[], bool], rounds: int | None = None) -> None:
+        failures = 0
+        while rounds is None or rounds > 0:
+            if rounds is not None:
+                rounds -= 1
+            elif not listening():
+                return
+            self._wakeup.clear()
+            try:
+                relayed = await self.relay_once()
+                failures = 0
+            except Exception as error:  # the database or broker is away; keep trying
+                failures += 1
+                log.warning("relay_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
+                await asyncio.sleep(min(0.2 * 2**failures, 5))
+                continue
+            if relayed < self._batch_size:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+                except TimeoutError:
+                    pass

@@ -1,7 +1,10 @@
 """The one consumer runtime: consume -> parse -> bind log context -> handler -> commit -> ack.
 
-A message that does not parse goes to quarantine with the reason; a handler failure rejects the
-message without requeue, so the broker dead-letters it instead of looping.
+A message that does not parse, or that its handler refuses, goes to quarantine with the reason.
+A handler failure sends the message back through a delay queue with the attempt count and the
+error in its headers; after the last delay it is parked in <queue>.dlq. Nothing loops and nothing is
+dropped: if even the retry cannot be published, the message is rejected and the broker
+dead-letters it (at-least-once).
 """
 
 import asyncio
@@ -26,6 +29,12 @@ from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import Publisher
 
 log = structlog.get_logger("consumer")
+
+QUARANTINE_REASON_HEADER = "x-quarantine-reason"
+QUARANTINE_QUEUE_HEADER = "x-quarantine-queue"
+ATTEMPT_HEADER = "x-pcms-attempt"
+LAST_ERROR_HEADER = "x-pcms-last-error"
+FAILED_QUEUE_HEADER = "x-pcms-queue"
 
 Handler = Callable[[BaseModel], Awaitable[None]]
 
@@ -95,33 +104,40 @@ class Consumer:
                     await self._quarantine(message, str(rejection))
                     log.warning("message_handled", outcome="quarantined", reason=str(rejection), duration_ms=_ms(started))
                     return
-                except Exception:
-                    log.exception("message_handled", outcome="dead_lettered", duration_ms=_ms(started))
-                    raise
+                except Exception as error:
+                    outcome = await self._retry_or_park(message, error)
+                    log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
+                                duration_ms=_ms(started), exc_info=True)
+                    return
                 log.info("message_handled", outcome="processed", duration_ms=_ms(started))
+
+    async def _retry_or_park(self, message: AbstractIncomingMessage, error: Exception) -> str:
+        headers = dict(message.headers or {})
+        attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1  # type: ignore[arg-type]
+        headers |= {ATTEMPT_HEADER: attempt, LAST_ERROR_HEADER: f"{type(error).__name__}: {error}"[:2000],
+                    FAILED_QUEUE_HEADER: self._subscription.queue}
+        delays = names.RETRY_DELAYS_SECONDS
+        if attempt > len(delays):
+            exchange_name, outcome = names.DEAD_LETTER, "parked"
+        else:
+            exchange_name, outcome = names.delay_exchange(delays[attempt - 1]), f"retry_in_{delays[attempt - 1]}s"
+        exchange = await self._channel.get_exchange(exchange_name, ensure=False)
+        await exchange.publish(_copy(message, headers), routing_key=self._subscription.queue, mandatory=True)
+        return outcome
 
     async def _quarantine(self, message: AbstractIncomingMessage, reason: str) -> None:
         target = self._target
         exchange = await self._channel.get_exchange(names.QUARANTINE, ensure=False)
+        headers = {
+            **(message.headers or {}),
+            QUARANTINE_REASON_HEADER: reason[:4000],
+            QUARANTINE_QUEUE_HEADER: self._subscription.queue,
+            "x-quarantine-service": target.service,
+            "x-quarantine-platform": target.platform,
+            "x-quarantined-at": datetime.now(UTC).isoformat(),
+        }
         await exchange.publish(
-            aio_pika.Message(
-                body=message.body,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message.message_id,
-                correlation_id=message.correlation_id,
-                type=message.type,
-                headers={
-                    **(message.headers or {}),
-                    "x-quarantine-reason": reason[:4000],
-                    "x-quarantine-queue": self._subscription.queue,
-                    "x-quarantine-service": target.service,
-                    "x-quarantine-platform": target.platform,
-                    "x-quarantined-at": datetime.now(UTC).isoformat(),
-                },
-            ),
-            routing_key=names.quarantine_key(target.platform, target.service),
-            mandatory=True,
+            _copy(message, headers), routing_key=names.quarantine_key(target.platform, target.service), mandatory=True
         )
         message_id = id_of_unreadable(message)
         event = HopRecorded(
@@ -154,6 +170,18 @@ async def start_consumers(
         await consumer.start()
         consumers.append(consumer)
     return consumers
+
+
+def _copy(message: AbstractIncomingMessage, headers: dict) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=message.body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        headers=headers,
+    )
 
 
 def _ms(started: float) -> float:

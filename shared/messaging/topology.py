@@ -8,8 +8,12 @@
                                                  v                                                             v
                                              audit.HUB                         pcms.delivery ──P──> inbox.P ──> P intake
 
-Every consuming queue is a quorum queue that dead-letters to pcms.dlx -> <queue>.dlq;
-unparseable messages go to pcms.quarantine -> quarantine.<platform>. Each platform's traffic
+Every consuming queue is a bounded quorum queue (max-length with reject-publish, so publishers
+are refused rather than messages dropped) that dead-letters at-least-once to pcms.dlx -> <queue>.dlq,
+its parking lot. A failed handler's message is retried through a delay queue
+(pcms.delay.<n>s, TTL n seconds, dead-lettering to pcms.retry, which routes by queue name back to
+the queue); after the last delay it is parked. Unparseable messages go to
+pcms.quarantine -> quarantine.<platform>. Each platform's traffic
 enters the hub through its own durable queue (hub.ingress.P), so a shovel can carry it when
 the platform runs its own broker.
 """
@@ -20,6 +24,7 @@ from shared.federation import Federation
 from shared.messaging import names
 
 DELIVERY_LIMIT = 5
+MAX_QUEUE_LENGTH = 200_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ExchangeSpec:
 class QueueSpec:
     name: str
     dead_letter: bool = True
+    delay_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ def federation_topology(federation: Federation) -> Topology:
             ExchangeSpec(names.AUDIT),
             ExchangeSpec(names.QUARANTINE),
             ExchangeSpec(names.DEAD_LETTER, "direct"),
+            ExchangeSpec(names.RETRY, "direct"),
+            *(ExchangeSpec(names.delay_exchange(s), "fanout") for s in names.RETRY_DELAYS_SECONDS),
         ],
         queues=[QueueSpec(names.HUB_ROUTING_QUEUE), QueueSpec(names.audit_queue(hub))],
         bindings=[
@@ -87,6 +95,10 @@ def federation_topology(federation: Federation) -> Topology:
     for queue in [q for q in topo.queues if q.dead_letter]:
         topo.queues.append(QueueSpec(names.dead_letter_queue(queue.name), dead_letter=False))
         topo.bindings.append(BindingSpec(names.DEAD_LETTER, names.dead_letter_queue(queue.name), queue.name))
+        topo.bindings.append(BindingSpec(names.RETRY, queue.name, queue.name))
+    for seconds in names.RETRY_DELAYS_SECONDS:
+        topo.queues.append(QueueSpec(names.delay_queue(seconds), dead_letter=False, delay_seconds=seconds))
+        topo.bindings.append(BindingSpec(names.delay_exchange(seconds), names.delay_queue(seconds), ""))
     return topo
 
 
@@ -96,6 +108,16 @@ def queue_arguments(queue: QueueSpec) -> dict[str, object]:
         arguments |= {
             "x-dead-letter-exchange": names.DEAD_LETTER,
             "x-dead-letter-routing-key": queue.name,
+            "x-dead-letter-strategy": "at-least-once",
             "x-delivery-limit": DELIVERY_LIMIT,
+            "x-max-length": MAX_QUEUE_LENGTH,
+            "x-overflow": "reject-publish",
+        }
+    if queue.delay_seconds is not None:
+        arguments |= {
+            "x-message-ttl": queue.delay_seconds * 1000,
+            "x-dead-letter-exchange": names.RETRY,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
         }
     return arguments

@@ -12,11 +12,11 @@ from shared.contracts.events import HopRecorded
 from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
-from shared.messaging import names
+from shared.messaging import names, operations
 from shared.messaging.amqp import AioPikaPublisher, apply_topology, open_publishing_channel
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
+from shared.messaging.runtime import ATTEMPT_HEADER, LAST_ERROR_HEADER, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.topology import federation_topology
 
 pytestmark = pytest.mark.integration
@@ -99,21 +99,66 @@ async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_re
     assert handled == []
 
 
-async def test_consumer_dead_letters_a_message_whose_handler_fails_instead_of_looping(broker_connection):
+async def test_a_failed_message_comes_back_after_a_delay_and_succeeds(broker_connection):
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+    attempts: list[float] = []
+
+    async def fails_once(model) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) == 1:
+            raise ConnectionError("database is away")
+
+    target = QuarantineTarget("HUB", "audit", names.AUDIT)
+    await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: fails_once})],
+                          target, prefetch=10)
+    await publisher.publish(outgoing(a_hop(), exchange=names.AUDIT, routing_key="audit.accepted"))
+    deadline = asyncio.get_running_loop().time() + 15
+    while len(attempts) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert len(attempts) == 2
+    assert attempts[1] - attempts[0] >= names.RETRY_DELAYS_SECONDS[0] * 0.9
+
+
+async def test_a_message_that_fails_its_last_attempt_is_parked_with_the_error_and_not_looped(broker_connection):
     publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
     attempts = []
 
     async def failing(model) -> None:
         attempts.append(model)
-        raise RuntimeError("database is away")
+        raise RuntimeError("still broken")
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
     await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: failing})],
                           target, prefetch=10)
     hop = a_hop()
-    await publisher.publish(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
+    last_attempt = outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted")
+    last_attempt.headers[ATTEMPT_HEADER] = len(names.RETRY_DELAYS_SECONDS)
+    await publisher.publish(last_attempt)
     channel = await broker_connection.channel()
-    dead = await get_one(channel, names.dead_letter_queue(names.audit_queue("HUB")))
-    assert dead.message_id == str(hop.event_id)
-    await asyncio.sleep(0.3)
+    parked = await get_one(channel, names.dead_letter_queue(names.audit_queue("HUB")))
+    assert parked.message_id == str(hop.event_id)
+    assert parked.headers[ATTEMPT_HEADER] == len(names.RETRY_DELAYS_SECONDS) + 1
+    assert parked.headers[LAST_ERROR_HEADER] == "RuntimeError: still broken"
+    await asyncio.sleep(0.5)
     assert len(attempts) == 1
+
+
+async def test_an_operator_replays_a_quarantined_message_back_through_validation(broker_connection):
+    channel = await broker_connection.channel()
+    quarantine = await channel.get_exchange(names.QUARANTINE)
+    await quarantine.publish(
+        aio_pika.Message(b'{"fixed": "now"}', type=HOP_RECORDED, message_id="m-1",
+                         headers={"x-quarantine-reason": "origin: Field required",
+                                  "x-quarantine-queue": names.audit_queue("HUB")}),
+        routing_key="HUB.audit",
+    )
+    await asyncio.sleep(0.2)
+    assert (await operations.count(broker_connection, [names.quarantine_queue("HUB")]))[names.quarantine_queue("HUB")] == 1
+    [held] = await operations.peek(broker_connection, names.quarantine_queue("HUB"), limit=5)
+    assert held.reason == "origin: Field required" and held.origin_queue == names.audit_queue("HUB")
+    replayed = await operations.replay(broker_connection, names.quarantine_queue("HUB"), limit=10)
+    assert [m.message_id for m in replayed] == ["m-1"]
+    back = await get_one(channel, names.audit_queue("HUB"))
+    assert back.body == b'{"fixed": "now"}' and "x-quarantine-reason" not in back.headers
+    assert back.headers["x-pcms-replayed-from"] == names.quarantine_queue("HUB")
+    assert (await operations.count(broker_connection, [names.quarantine_queue("HUB")]))[names.quarantine_queue("HUB")] == 0

@@ -1,0 +1,73 @@
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.cli.options import DEFAULT_FEDERATION, FederationFile, amqp_url
+from shared.federation import load_federation
+from shared.messaging import operations
+from shared.messaging.amqp import connect
+from shared.messaging.topology import federation_topology
+
+app = typer.Typer(help="Quarantined and parked messages.", no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+Queue = Annotated[str, typer.Argument(help="A quarantine.<P> or <queue>.dlq queue (see `pcms dlq list`).")]
+
+
+def _with_broker(work: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
+    async def _run() -> T:
+        connection = await connect(amqp_url(), name="pcms-dlq")
+        try:
+            return await work(connection, *args, **kwargs)
+        finally:
+            await connection.close()
+
+    return asyncio.run(_run())
+
+
+def _checked(queue: str) -> str:
+    if not operations.is_holding_queue(queue):
+        raise typer.BadParameter(f"{queue} is not a quarantine or parking-lot queue")
+    return queue
+
+
+@app.command("list")
+def list_(federation_file: FederationFile = DEFAULT_FEDERATION,
+          all_queues: bool = typer.Option(False, "--all", help="Show empty queues too.")) -> None:
+    """How many messages each quarantine and parking-lot queue holds."""
+    queues = operations.holding_queues(federation_topology(load_federation(federation_file)))
+    counts = _with_broker(operations.count, queues)
+    table = Table("queue", "messages")
+    for name, held in counts.items():
+        if held or all_queues:
+            table.add_row(name, str(held))
+    console.print(table if table.row_count else "every quarantine and parking-lot queue is empty")
+
+
+@app.command()
+def show(queue: Queue, limit: int = typer.Option(10, min=1, max=1000)) -> None:
+    """The held messages with their reason; they stay in the queue."""
+    for held in _with_broker(operations.peek, _checked(queue), limit):
+        console.print(f"[bold]{held.message_id}[/bold] type={held.type} from={held.origin_queue} attempts={held.attempts}")
+        console.print(f"  reason: {held.reason}")
+        console.print(f"  body: {held.body[:300]!r}")
+
+
+@app.command("replay")
+def replay_(queue: Queue, limit: int = typer.Option(100, min=1), message_id: str | None = typer.Option(None)) -> None:
+    """Send held messages back to the queue they came from, through validation again."""
+    replayed = _with_broker(operations.replay, _checked(queue), limit=limit, message_id=message_id)
+    console.print(f"replayed {len(replayed)} message(s) from {queue}")
+
+
+@app.command("purge")
+def purge_(queue: Queue, yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
+    """Delete every message held in the queue (asks first)."""
+    _checked(queue)
+    if not yes and not typer.confirm(f"Delete every message in {queue}? They cannot be recovered"):
+        raise typer.Abort()
+    console.print(f"purged {_with_broker(operations.purge, queue)} message(s) from {queue}")

@@ -1,0 +1,109 @@
+"""What operators do with quarantined and parked messages: look, replay through validation, purge."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+from shared.messaging.runtime import (
+    ATTEMPT_HEADER,
+    FAILED_QUEUE_HEADER,
+    LAST_ERROR_HEADER,
+    QUARANTINE_QUEUE_HEADER,
+    QUARANTINE_REASON_HEADER,
+)
+from shared.messaging.topology import Topology
+
+_OPERATIONAL_HEADERS = {ATTEMPT_HEADER, LAST_ERROR_HEADER, FAILED_QUEUE_HEADER, QUARANTINE_REASON_HEADER,
+                        QUARANTINE_QUEUE_HEADER, "x-quarantine-service", "x-quarantine-platform", "x-quarantined-at",
+                        "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+                        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count"}
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    message_id: str | None
+    type: str | None
+    reason: str
+    origin_queue: str | None
+    attempts: int
+    headers: dict[str, Any]
+    body: bytes
+
+
+def holding_queues(topology: Topology) -> list[str]:
+    return sorted(q.name for q in topology.queues if q.name.endswith(".dlq") or q.name.startswith("quarantine."))
+
+
+def describe(message: AbstractIncomingMessage, queue: str) -> HeldMessage:
+    headers = dict(message.headers or {})
+    deaths = headers.get("x-death") or []
+    first_death = deaths[0] if deaths and isinstance(deaths[0], dict) else {}
+    reason = str(headers.get(QUARANTINE_REASON_HEADER) or headers.get(LAST_ERROR_HEADER)
+                 or (f"dead-lettered by the broker: {first_death.get('reason')}" if first_death else "unknown"))
+    origin = (headers.get(QUARANTINE_QUEUE_HEADER) or headers.get(FAILED_QUEUE_HEADER) or first_death.get("queue")
+              or (queue.removesuffix(".dlq") if queue.endswith(".dlq") else None))
+    return HeldMessage(message.message_id, message.type, reason, str(origin) if origin else None,
+                       int(headers.get(ATTEMPT_HEADER, 0) or 0), headers, message.body)  # type: ignore[arg-type]
+
+
+async def count(connection: AbstractRobustConnection, queues: list[str]) -> dict[str, int]:
+    counts = {}
+    async with connection.channel() as channel:
+        for name in queues:
+            queue = await channel.declare_queue(name, passive=True)
+            counts[name] = queue.declaration_result.message_count or 0
+    return counts
+
+
+async def peek(connection: AbstractRobustConnection, queue_name: str, limit: int) -> list[HeldMessage]:
+    async with connection.channel() as channel:
+        queue = await channel.get_queue(queue_name, ensure=False)
+        taken: list[AbstractIncomingMessage] = []
+        while len(taken) < limit and (message := await queue.get(no_ack=False, fail=False)) is not None:
+            taken.append(message)
+        held = [describe(m, queue_name) for m in taken]
+        for message in taken:
+            await message.nack(requeue=True)
+        return held
+
+
+async def replay(connection: AbstractRobustConnection, queue_name: str, *, limit: int,
+                 message_id: str | None = None) -> list[HeldMessage]:
+    """Sends held messages back to the queue they came from, so they are parsed and validated again."""
+    replayed: list[HeldMessage] = []
+    channel: AbstractChannel
+    async with connection.channel(publisher_confirms=True, on_return_raises=True) as channel:
+        queue = await channel.get_queue(queue_name, ensure=False)
+        skipped: list[AbstractIncomingMessage] = []
+        while len(replayed) < limit and (message := await queue.get(no_ack=False, fail=False)) is not None:
+            held = describe(message, queue_name)
+            if (message_id and held.message_id != message_id) or not held.origin_queue:
+                skipped.append(message)
+                continue
+            headers = {k: v for k, v in held.headers.items() if k not in _OPERATIONAL_HEADERS}
+            headers["x-pcms-replayed-from"] = queue_name
+            await channel.default_exchange.publish(
+                aio_pika.Message(message.body, content_type=message.content_type, message_id=message.message_id,
+                                 correlation_id=message.correlation_id, type=message.type, headers=headers,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=held.origin_queue, mandatory=True,
+            )
+            await message.ack()
+            replayed.append(held)
+        for message in skipped:
+            await message.nack(requeue=True)
+    return replayed
+
+
+async def purge(connection: AbstractRobustConnection, queue_name: str) -> int:
+    async with connection.channel() as channel:
+        queue = await channel.get_queue(queue_name, ensure=False)
+        result = await queue.purge()
+        return result.message_count or 0
+
+
+def is_holding_queue(name: str) -> bool:
+    return name.endswith(".dlq") or name.startswith("quarantine.")
+

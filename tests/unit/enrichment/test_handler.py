@@ -1,0 +1,180 @@
+"""The enrichment handler at the hub, driven with the in-memory unit of work and regional index."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from shared.contracts.events import MessageEnriched, NormalisedEntity
+from shared.contracts.identity import derived_id, hop_event_id
+from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
+from shared.contracts.registry import HOP_RECORDED, MESSAGE_ENRICHED, parse
+from shared.federation import Federation
+from shared.messaging import names
+from shared.messaging.errors import MessageRejected
+from shared.messaging.fakes import FakeUnitOfWork
+from services.enrichment.fakes import InMemoryRegionalIndex
+from services.enrichment.handlers import CONSUMER, when_message_published_enrich_it
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 11, 29, 10, 15, 1, tzinfo=UTC)
+FIRST_ID = UUID("00000000-0000-4000-8000-000000000001")
+SECOND_ID = UUID("00000000-0000-4000-8000-000000000002")
+PASSPORT = {"type": "passport", "number": "B0987654", "issuing_country": "MR"}
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def federation() -> Federation:
+    platforms = [{"code": "HUB", "role": "hub", "name": "Regional Platform", "city": "Nouakchott", "country": "MR",
+                  "status": "active", "api_port": 8000}]
+    platforms += [{"code": code, "role": "member", "name": code, "city": code, "country": code, "status": "active",
+                   "api_port": 8001 + i} for i, code in enumerate(("MR", "ML", "BF", "NE", "TD"))]
+    return Federation.model_validate({"version": 1, "platforms": platforms})
+
+
+def alert(*, message_id: UUID = FIRST_ID, origin: str = "NE", entities: dict[str, Any] | None = None,
+          **fields: Any) -> Message:
+    data = {"kind": "alert", "submitted_by": "police", "evaluation": {"source": "B", "information": "2"},
+            "body": {"alert_type": "wanted_person", "summary": "Wanted.", "entities": entities or {}}} | fields
+    return stamp(SUBMIT_ADAPTER.validate_python(data), message_id=message_id, origin=origin, created_at=NOW)
+
+
+def new_uow(index: InMemoryRegionalIndex | None = None) -> FakeUnitOfWork[InMemoryRegionalIndex]:
+    return FakeUnitOfWork(index or InMemoryRegionalIndex())
+
+
+async def enrich(uow: FakeUnitOfWork[Any], message: Message, *, ingress: str | None = None) -> None:
+    await when_message_published_enrich_it(message, uow=uow, ingress_platform=ingress or message.origin,
+                                           federation=federation(), clock=clock)
+
+
+def enriched_events(uow: FakeUnitOfWork[Any]) -> list[MessageEnriched]:
+    return [parse(row.type, row.body) for row in uow.published if row.type == MESSAGE_ENRICHED]  # type: ignore[misc]
+
+
+class FailingIndex(InMemoryRegionalIndex):
+    async def add(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str) -> None:
+        raise RuntimeError("database went away")
+
+
+async def test_a_message_whose_origin_is_not_the_ingress_platform_is_rejected() -> None:
+    uow = new_uow()
+    with pytest.raises(MessageRejected, match="origin NE arrived on the exchange of ML"):
+        await enrich(uow, alert(origin="NE", entities={"documents": [PASSPORT]}), ingress="ML")
+    assert (uow.published, uow.claims, uow.commits, uow.store.rows) == ([], set(), 0, [])
+
+
+async def test_an_enriched_message_is_published_to_the_hub_enriched_exchange_by_kind_and_priority() -> None:
+    uow = new_uow()
+    message = alert(priority="urgent", entities={"documents": [PASSPORT], "phones": [{"number": "90 12 34 56"}]})
+    await enrich(uow, message)
+
+    [row] = [row for row in uow.published if row.type == MESSAGE_ENRICHED]
+    assert (row.exchange, row.routing_key) == (names.HUB_ENRICHED, "alert.urgent")
+    assert row.message_id == str(derived_id(FIRST_ID, "enriched"))
+    event = parse(row.type, row.body)
+    assert isinstance(event, MessageEnriched)
+    assert (event.message, event.enriched_at, event.enrichment.hits) == (message, NOW, [])
+    keys = {key for entity in event.enrichment.entities for key in entity.keys}
+    assert {"doc:passport:MR:B0987654", "phone:+22790123456"} <= keys  # national number read with NE as region
+
+
+async def test_enrichment_records_an_enriched_hop_on_the_audit_exchange() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(entities={"documents": [PASSPORT]}))
+
+    [row] = [row for row in uow.published if row.type == HOP_RECORDED]
+    assert (row.exchange, row.routing_key) == (names.AUDIT, "audit.enriched")
+    hop = parse(row.type, row.body)
+    assert (hop.hop, hop.platform, hop.service, hop.at) == ("enriched", "HUB", "enrichment", NOW)
+    assert hop.event_id == hop_event_id(FIRST_ID, "enriched", "HUB")
+    assert hop.detail == {"origin": "NE", "entities": 1, "hits": 0}
+
+
+async def test_enrichment_indexes_the_entity_keys_under_the_origin_and_message() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(entities={"documents": [PASSPORT]}))
+
+    assert {(row.key, row.entity_type, row.position, row.platform, row.message_id) for row in uow.store.rows} == {
+        ("doc:passport:MR:B0987654", "document", 0, "NE", FIRST_ID), ("docnum:B0987654", "document", 0, "NE", FIRST_ID)}
+    assert (CONSUMER, FIRST_ID) in uow.claims
+
+
+async def test_a_document_indexed_from_another_platform_is_a_hit() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"documents": [PASSPORT]}))
+    await enrich(uow, alert(message_id=SECOND_ID, origin="ML",
+                            entities={"persons": [{"names": ["Sidi Mohamed"], "documents": [PASSPORT]}]}))
+
+    first, second = enriched_events(uow)
+    assert first.enrichment.hits == []
+    [hit] = second.enrichment.hits
+    assert (hit.entity_type, hit.position, hit.key, hit.matched_message_id, hit.matched_platform) == (
+        "person", 0, "doc:passport:MR:B0987654", FIRST_ID, "NE")
+    assert (hit.score, hit.outcome) == (1.0, "hit")
+
+
+async def test_a_phone_indexed_from_another_platform_is_a_hit_whatever_its_format() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"phones": [{"number": "90 12 34 56"}]}))
+    await enrich(uow, alert(message_id=SECOND_ID, origin="TD", entities={"phones": [{"number": "+227 90123456"}]}))
+
+    [hit] = enriched_events(uow)[1].enrichment.hits
+    assert (hit.entity_type, hit.key, hit.matched_message_id, hit.matched_platform, hit.outcome) == (
+        "phone", "phone:+22790123456", FIRST_ID, "NE", "hit")
+
+
+async def test_the_same_full_name_from_another_platform_is_for_review_not_a_hit() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"persons": [{"names": ["Mohamed Ould Ahmed"]}]}))
+    await enrich(uow, alert(message_id=SECOND_ID, origin="MR", entities={"persons": [{"names": ["Mohamed Ould Ahmed"]}]}))
+
+    [hit] = enriched_events(uow)[1].enrichment.hits
+    assert (hit.key, hit.outcome, hit.score, hit.matched_platform) == ("name:mohamed ould ahmed", "review", 0.7, "NE")
+
+
+async def test_different_identifiers_are_no_hit() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"documents": [PASSPORT]}))
+    await enrich(uow, alert(message_id=SECOND_ID, origin="ML",
+                            entities={"documents": [PASSPORT | {"number": "B0987655"}]}))
+
+    assert enriched_events(uow)[1].enrichment.hits == []
+
+
+async def test_a_message_without_entities_is_enriched_with_nothing_and_indexes_nothing() -> None:
+    uow = new_uow()
+    await enrich(uow, alert())
+
+    [event] = enriched_events(uow)
+    assert (event.enrichment.entities, event.enrichment.hits) == ([], [])
+    assert uow.store.rows == []
+
+
+async def test_a_repeated_message_is_enriched_and_indexed_once() -> None:
+    uow = new_uow()
+    message = alert(entities={"documents": [PASSPORT]})
+    await enrich(uow, message)
+    first_rows, first_published = list(uow.store.rows), list(uow.published)
+
+    await enrich(uow, message)
+
+    assert uow.store.rows == first_rows
+    assert uow.published == first_published
+
+
+async def test_a_failing_enrichment_commits_nothing_and_a_redelivery_is_enriched() -> None:
+    uow = new_uow(FailingIndex())
+    message = alert(entities={"documents": [PASSPORT]})
+    with pytest.raises(RuntimeError):
+        await enrich(uow, message)
+    assert (uow.published, uow.claims, uow.commits) == ([], set(), 0)
+
+    uow.store = InMemoryRegionalIndex()
+    await enrich(uow, message)
+    assert [row.type for row in uow.published] == [MESSAGE_ENRICHED, HOP_RECORDED]

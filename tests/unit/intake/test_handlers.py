@@ -1,0 +1,340 @@
+"""The intake handlers of a platform, driven with the in-memory unit of work and intake store."""
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from shared.contracts.bodies import AcknowledgementState
+from shared.contracts.common import NationalService
+from shared.contracts.events import HopRecorded, MessageDispatched, RefusedRecipient, RoutingDecided
+from shared.contracts.identity import derived_id, hop_event_id
+from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
+from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
+from shared.messaging.fakes import FakeUnitOfWork
+from shared.messaging.outgoing import OutgoingMessage, outgoing
+from services.intake.domain.delivery import DeliveryState
+from services.intake.fakes import InMemoryIntakeStore
+from services.intake.handlers import (
+    CONSUMER,
+    NotInInbox,
+    acknowledge_message,
+    published_hop,
+    submit_message,
+    when_message_dispatched_take_it_in,
+    when_routing_decided_record_it,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 11, 29, 10, 15, tzinfo=UTC)
+ALERT_ID = UUID("00000000-0000-4000-8000-000000000001")
+UNKNOWN_ID = UUID("00000000-0000-4000-8000-0000000000ff")
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def id_factory(start: int = 0x100) -> Callable[[], UUID]:
+    counter: Iterator[int] = iter(range(start, start + 1000))
+    return lambda: UUID(int=next(counter))
+
+
+def submission(kind: str = "alert", **fields: Any) -> Any:
+    bodies = {"alert": {"alert_type": "wanted_person", "summary": "Wanted."}, "rfi": {"question": "Known?"},
+              "acknowledgement": {"state": "read"}}
+    data: dict[str, Any] = {"kind": kind, "submitted_by": "police", "body": bodies[kind]} | fields
+    if kind == "alert":
+        data.setdefault("evaluation", {"source": "B", "information": "2"})
+    return SUBMIT_ADAPTER.validate_python(data)
+
+
+def alert_from(origin: str = "NE", **fields: Any) -> Message:
+    return stamp(submission("alert", **fields), message_id=ALERT_ID, origin=origin, created_at=NOW)
+
+
+def acknowledgement_from(recipient: str, state: str, *, message_id: UUID, about: UUID = ALERT_ID,
+                         origin_of_acknowledged: str = "NE", **body: Any) -> Message:
+    command = submission("acknowledgement", in_reply_to=str(about), recipients=[origin_of_acknowledged],
+                         body={"state": state, **body})
+    return stamp(command, message_id=message_id, origin=recipient, created_at=NOW)
+
+
+def dispatched(msg: Message, recipient: str) -> MessageDispatched:
+    return MessageDispatched(message=msg, recipient=recipient, rule="alert-to-all-active-members", dispatched_at=NOW)
+
+
+def new_uow(store: InMemoryIntakeStore | None = None) -> FakeUnitOfWork[InMemoryIntakeStore]:
+    return FakeUnitOfWork(store or InMemoryIntakeStore())
+
+
+async def take_in(uow: FakeUnitOfWork[Any], event: MessageDispatched, platform: str,
+                  new_id: Callable[[], UUID] | None = None) -> None:
+    await when_message_dispatched_take_it_in(event, uow=uow, platform=platform, clock=clock,
+                                             new_id=new_id or id_factory())
+
+
+async def submit(uow: FakeUnitOfWork[Any], command: Any, platform: str = "NE") -> Message:
+    return await submit_message(command, uow=uow, platform=platform, clock=clock, new_id=lambda: ALERT_ID,
+                                actor="officer.ne.1")
+
+
+def parsed(rows: list[OutgoingMessage], wire_type: str) -> list[Any]:
+    return [parse(row.type, row.body) for row in rows if row.type == wire_type]
+
+
+def hops(rows: list[OutgoingMessage]) -> list[str]:
+    return [event.hop for event in parsed(rows, HOP_RECORDED)]
+
+
+class FailingInbox(InMemoryIntakeStore):
+    async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
+        raise RuntimeError("database went away")
+
+
+class FailingSent(InMemoryIntakeStore):
+    async def record_sent(self, message: Message) -> None:
+        raise RuntimeError("database went away")
+
+
+# --- submit_message -----------------------------------------------------------------------------------------------
+
+async def test_a_submitted_message_is_stamped_recorded_and_published_on_the_platform_exchange() -> None:
+    uow = new_uow()
+    message = await submit(uow, submission("alert", priority="urgent"))
+
+    assert (message.message_id, message.origin, message.created_at, message.correlation_id) == (
+        ALERT_ID, "NE", NOW, ALERT_ID)
+    assert uow.store.sent == {ALERT_ID: message}
+    [row] = [row for row in uow.published if row.type == MESSAGE]
+    assert (row.exchange, row.routing_key, row.message_id) == ("pcms.platform.NE", "message.alert.urgent", str(ALERT_ID))
+    assert parse(row.type, row.body) == message
+
+
+async def test_a_submitted_message_records_an_accepted_hop_with_the_actor() -> None:
+    uow = new_uow()
+    await submit(uow, submission("rfi", recipients=["ML", "TD"]))
+
+    [row] = [row for row in uow.published if row.type == HOP_RECORDED]
+    assert (row.exchange, row.routing_key) == ("pcms.platform.NE", "audit.accepted")
+    hop = parse(row.type, row.body)
+    assert (hop.hop, hop.platform, hop.actor, hop.at) == ("accepted", "NE", "officer.ne.1", NOW)
+    assert hop.event_id == hop_event_id(ALERT_ID, "accepted", "NE")
+    assert hop.detail == {"recipients": ["ML", "TD"], "submitted_by": "police"}
+
+
+async def test_a_failing_submission_commits_nothing() -> None:
+    uow = new_uow(FailingSent())
+    with pytest.raises(RuntimeError):
+        await submit(uow, submission("alert"))
+    assert (uow.published, uow.commits) == ([], 0)
+
+
+# --- when_message_dispatched_take_it_in -----------------------------------------------------------------------------
+
+async def test_a_delivered_alert_goes_to_the_inbox_with_a_delivered_hop() -> None:
+    uow = new_uow()
+    event = dispatched(alert_from("NE"), "ML")
+    await take_in(uow, event, "ML")
+
+    assert uow.store.inbox == {ALERT_ID: event}
+    [delivered] = [hop for hop in parsed(uow.published, HOP_RECORDED) if hop.hop == "delivered"]
+    assert (delivered.platform, delivered.message_id, delivered.detail) == (
+        "ML", ALERT_ID, {"origin": "NE", "rule": "alert-to-all-active-members"})
+    assert (CONSUMER, derived_id(ALERT_ID, "dispatched:ML")) in uow.claims
+
+
+async def test_a_delivered_alert_is_automatically_acknowledged_as_received_to_its_origin() -> None:
+    uow = new_uow()
+    receipt_id = UUID(int=0x100)
+    await take_in(uow, dispatched(alert_from("NE", priority="urgent"), "ML"), "ML")
+
+    [row] = [row for row in uow.published if row.type == MESSAGE]
+    assert (row.exchange, row.routing_key, row.message_id) == (
+        "pcms.platform.ML", "message.acknowledgement.urgent", str(receipt_id))
+    receipt = parse(row.type, row.body)
+    assert (receipt.kind, receipt.origin, receipt.recipients, receipt.in_reply_to) == (
+        "acknowledgement", "ML", ["NE"], ALERT_ID)
+    assert receipt.body.state is AcknowledgementState.RECEIVED
+    assert receipt.correlation_id == ALERT_ID
+    assert receipt.submitted_by is NationalService.PLATFORM_SYSTEM
+    assert uow.store.sent == {receipt_id: receipt}
+    assert sorted(hops(uow.published)) == ["accepted", "delivered"]
+
+
+async def test_a_delivered_acknowledgement_is_not_acknowledged() -> None:
+    uow = new_uow()
+    await take_in(uow, dispatched(acknowledgement_from("ML", "read", message_id=UUID(int=7)), "NE"), "NE")
+
+    assert [row.type for row in uow.published] == [HOP_RECORDED]
+    assert hops(uow.published) == ["delivered"]
+    assert uow.store.sent == {}
+    assert uow.store.inbox == {}
+
+
+async def _sent_and_routed_alert(uow: FakeUnitOfWork[InMemoryIntakeStore]) -> None:
+    await submit(uow, submission("alert"))
+    notice = RoutingDecided(message_id=ALERT_ID, correlation_id=ALERT_ID, origin="NE", recipients=["ML", "TD", "HUB"],
+                            refused=[RefusedRecipient(platform="BF", reason="member is withdrawn")],
+                            rule="alert-to-all-active-members", decided_at=NOW)
+    await when_routing_decided_record_it(notice, uow=uow)
+
+
+async def test_a_routing_decision_records_routed_and_refused_deliveries_of_the_sent_message() -> None:
+    uow = new_uow()
+    await _sent_and_routed_alert(uow)
+
+    assert uow.store.deliveries == {
+        (ALERT_ID, "ML"): (DeliveryState.ROUTED, None),
+        (ALERT_ID, "TD"): (DeliveryState.ROUTED, None),
+        (ALERT_ID, "HUB"): (DeliveryState.ROUTED, None),
+        (ALERT_ID, "BF"): (DeliveryState.NOT_ROUTED, "member is withdrawn"),
+    }
+    assert uow.store.routing_rules == {ALERT_ID: "alert-to-all-active-members"}
+
+
+async def test_a_delivered_acknowledgement_advances_the_delivery_state_of_the_sent_message() -> None:
+    uow = new_uow()
+    await _sent_and_routed_alert(uow)
+
+    await take_in(uow, dispatched(acknowledgement_from("ML", "read", message_id=UUID(int=7)), "NE"), "NE")
+    assert uow.store.deliveries[(ALERT_ID, "ML")] == (DeliveryState.READ, None)
+
+    await take_in(uow, dispatched(acknowledgement_from("TD", "refused", message_id=UUID(int=8),
+                                                       reason="Out of mandate."), "NE"), "NE")
+    assert uow.store.deliveries[(ALERT_ID, "TD")] == (DeliveryState.REFUSED, "Out of mandate.")
+
+
+async def test_the_delivery_state_never_moves_backwards() -> None:
+    uow = new_uow()
+    await _sent_and_routed_alert(uow)
+    await take_in(uow, dispatched(acknowledgement_from("ML", "actioned", message_id=UUID(int=7)), "NE"), "NE")
+
+    await take_in(uow, dispatched(acknowledgement_from("ML", "received", message_id=UUID(int=8)), "NE"), "NE")
+    await take_in(uow, dispatched(acknowledgement_from("ML", "read", message_id=UUID(int=9)), "NE"), "NE")
+
+    assert uow.store.deliveries[(ALERT_ID, "ML")] == (DeliveryState.ACTIONED, None)
+
+
+async def test_a_late_routing_decision_does_not_move_an_acknowledged_delivery_back() -> None:
+    uow = new_uow()
+    await submit(uow, submission("alert"))
+    await take_in(uow, dispatched(acknowledgement_from("ML", "read", message_id=UUID(int=7)), "NE"), "NE")
+
+    notice = RoutingDecided(message_id=ALERT_ID, correlation_id=ALERT_ID, origin="NE", recipients=["ML"],
+                            rule="alert-to-all-active-members", decided_at=NOW)
+    await when_routing_decided_record_it(notice, uow=uow)
+
+    assert uow.store.deliveries[(ALERT_ID, "ML")] == (DeliveryState.READ, None)
+
+
+async def test_a_repeated_delivery_is_taken_in_once() -> None:
+    uow = new_uow()
+    new_id = id_factory()
+    await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML", new_id)
+    first = list(uow.published)
+
+    await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML", new_id)
+
+    assert uow.published == first
+    assert len(uow.store.sent) == 1
+    assert len(uow.store.inbox) == 1
+
+
+async def test_a_repeated_routing_decision_is_recorded_once() -> None:
+    uow = new_uow()
+    await _sent_and_routed_alert(uow)
+    commits, claims = uow.commits, set(uow.claims)
+
+    uow.store.deliveries.clear()
+    notice = RoutingDecided(message_id=ALERT_ID, correlation_id=ALERT_ID, origin="NE", recipients=["ML"],
+                            rule="alert-to-all-active-members", decided_at=NOW)
+    await when_routing_decided_record_it(notice, uow=uow)
+
+    assert uow.store.deliveries == {}
+    assert uow.claims == claims
+    assert uow.commits == commits + 1
+
+
+async def test_a_failing_delivery_commits_nothing_and_a_redelivery_is_taken_in() -> None:
+    uow = new_uow(FailingInbox())
+    with pytest.raises(RuntimeError):
+        await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML")
+    assert (uow.published, uow.claims, uow.commits) == ([], set(), 0)
+
+    uow.store = InMemoryIntakeStore()
+    await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML")
+    assert sorted(hops(uow.published)) == ["accepted", "delivered"]
+
+
+# --- acknowledge_message ------------------------------------------------------------------------------------------
+
+async def acknowledge(uow: FakeUnitOfWork[Any], message_id: UUID, state: AcknowledgementState,
+                      reason: str | None = None) -> Message:
+    return await acknowledge_message(message_id, state, reason=reason, submitted_by=NationalService.GENDARMERIE,
+                                     uow=uow, platform="ML", clock=clock, new_id=lambda: UUID(int=0x200),
+                                     actor="officer.ml.7")
+
+
+async def test_acknowledging_a_message_not_in_the_inbox_raises_not_in_inbox_and_commits_nothing() -> None:
+    uow = new_uow()
+    with pytest.raises(NotInInbox):
+        await acknowledge(uow, UNKNOWN_ID, AcknowledgementState.READ)
+    assert (uow.published, uow.commits, uow.store.sent) == ([], 0, {})
+
+
+async def test_acknowledging_an_inbox_message_sends_the_acknowledgement_to_its_origin() -> None:
+    uow = new_uow()
+    await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML")
+    uow.published.clear()
+
+    ack = await acknowledge(uow, ALERT_ID, AcknowledgementState.ACTIONED)
+
+    assert (ack.message_id, ack.origin, ack.recipients, ack.in_reply_to, ack.submitted_by) == (
+        UUID(int=0x200), "ML", ["NE"], ALERT_ID, NationalService.GENDARMERIE)
+    assert ack.body.state is AcknowledgementState.ACTIONED
+    [row] = [row for row in uow.published if row.type == MESSAGE]
+    assert (row.exchange, row.routing_key) == ("pcms.platform.ML", "message.acknowledgement.routine")
+    acknowledged = [hop for hop in parsed(uow.published, HOP_RECORDED) if hop.hop == "acknowledged"]
+    assert [(h.message_id, h.actor, h.detail["state"]) for h in acknowledged] == [(ALERT_ID, "officer.ml.7", "actioned")]
+    assert acknowledged[0].event_id == hop_event_id(ALERT_ID, "acknowledged", "ML", "actioned")
+
+
+async def test_refusing_an_inbox_message_without_a_reason_is_rejected_and_commits_nothing() -> None:
+    uow = new_uow()
+    await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML")
+    committed = list(uow.published)
+
+    with pytest.raises(ValueError):
+        await acknowledge(uow, ALERT_ID, AcknowledgementState.REFUSED)
+    assert uow.published == committed
+
+
+# --- published_hop ------------------------------------------------------------------------------------------------
+
+def test_published_hop_records_a_published_hop_for_a_message_row() -> None:
+    message = alert_from("NE", priority="urgent")
+    row = outgoing(message, exchange="pcms.platform.NE", routing_key="message.alert.urgent")
+
+    [follow_up] = published_hop("NE", clock)(row)
+
+    assert (follow_up.exchange, follow_up.routing_key, follow_up.type) == (
+        "pcms.platform.NE", "audit.published", HOP_RECORDED)
+    hop = parse(follow_up.type, follow_up.body)
+    assert isinstance(hop, HopRecorded)
+    assert (hop.hop, hop.message_id, hop.correlation_id, hop.kind, hop.platform, hop.service, hop.at) == (
+        "published", ALERT_ID, ALERT_ID, "alert", "NE", "relay", NOW)
+    assert hop.event_id == hop_event_id(ALERT_ID, "published", "NE")
+    assert hop.detail == {"exchange": "pcms.platform.NE", "routing_key": "message.alert.urgent"}
+
+
+async def test_published_hop_records_nothing_for_other_rows() -> None:
+    uow = new_uow()
+    await submit(uow, submission("alert"))
+    hop_rows = [row for row in uow.published if row.type != MESSAGE]
+    assert hop_rows
+    after_sent = published_hop("NE", clock)
+    assert [after_sent(row) for row in hop_rows] == [[] for _ in hop_rows]
