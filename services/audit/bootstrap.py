@@ -2,7 +2,7 @@ from shared.contracts.registry import HOP_RECORDED
 from shared.host import infrastructure, run_until_stopped
 from shared.http import serve
 from shared.messaging import names
-from shared.messaging.runtime import Subscription
+from shared.messaging.runtime import Subscription, bind
 from services.audit.adapters import AsyncpgAuditLog, AsyncpgAuditQueries
 from services.audit.api import build_api
 from services.audit.handlers import when_hop_recorded_append_it
@@ -16,8 +16,7 @@ async def main(settings: AuditSettings) -> None:
         new_uow = infra.unit_of_work_factory(AsyncpgAuditLog)
         platform = infra.federation.get(settings.platform)
 
-        async def on_hop(event) -> None:  # type: ignore[no-untyped-def]
-            await when_hop_recorded_append_it(event, uow=new_uow())
+        on_hop = bind(when_hop_recorded_append_it, new_uow=new_uow)
 
         audit_exchange = names.AUDIT if platform.role == "hub" else names.platform_exchange(platform.code)
         await infra.start_consumers([Subscription(names.audit_queue(platform.code), {HOP_RECORDED: on_hop})], audit_exchange)

@@ -1,14 +1,9 @@
-import structlog
-
 from shared.contracts.events import HopRecorded
-from shared.messaging.ports import UnitOfWork
+from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.audit.ports import AuditLog
 
-log = structlog.get_logger("audit")
 
-
-async def when_hop_recorded_append_it(event: HopRecorded, *, uow: UnitOfWork[AuditLog]) -> None:
+async def when_hop_recorded_append_it(event: HopRecorded, *, uow: UnitOfWork[AuditLog]) -> Outcome | None:
     async with uow:
         appended = await uow.store.append(event)
-    if not appended:
-        log.info("audit_duplicate_ignored", event_id=str(event.event_id))
+    return None if appended else DUPLICATE

@@ -8,7 +8,7 @@ from shared.federation import Federation
 from shared.messaging import names
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
-from shared.messaging.ports import UnitOfWork
+from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.enrichment.domain.normalise import is_identifier_key, normalise_entities
 from services.enrichment.ports import IndexedKey, RegionalIndex
 
@@ -22,7 +22,7 @@ async def when_message_published_enrich_it(
     ingress_platform: str,
     federation: Federation,
     clock: Callable[[], datetime],
-) -> None:
+) -> Outcome | None:
     if message.origin != ingress_platform:
         raise MessageRejected(
             f"origin {message.origin} arrived on the exchange of {ingress_platform}: a platform publishes only its own"
@@ -32,7 +32,7 @@ async def when_message_published_enrich_it(
     entities = normalise_entities(entities_in, reporting_country=reporting_country) if entities_in else []
     async with uow:
         if not await uow.claim(CONSUMER, message.message_id):
-            return
+            return DUPLICATE
         keys = sorted({key for entity in entities for key in entity.keys if is_exact_match_key(key)})
         matches = await uow.store.lookup(keys, excluding=message.message_id)
         hits = hits_from(entities, matches)

@@ -22,13 +22,21 @@ class AsyncpgIntakeStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def record_sent(self, message: Message) -> None:
-        await self._connection.execute(
-            "INSERT INTO sent_messages (message_id, kind, correlation_id, in_reply_to, recipients, payload, submitted_by, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT (message_id) DO NOTHING",
+    async def record_sent(self, message: Message, *, idempotency_key: str | None = None) -> bool:
+        inserted = await self._connection.fetchval(
+            "INSERT INTO sent_messages (message_id, kind, correlation_id, in_reply_to, recipients, payload, submitted_by, "
+            "created_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) ON CONFLICT DO NOTHING "
+            "RETURNING true",
             message.message_id, message.kind, message.correlation_id, message.in_reply_to, list(message.recipients),
-            message.model_dump_json(), message.submitted_by.value, message.created_at,
+            message.model_dump_json(), message.submitted_by.value, message.created_at, idempotency_key,
         )
+        return bool(inserted)
+
+    async def sent_with_key(self, idempotency_key: str) -> Message | None:
+        payload = await self._connection.fetchval(
+            "SELECT payload FROM sent_messages WHERE idempotency_key = $1", idempotency_key
+        )
+        return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
     async def record_routing(self, notice: RoutingDecided) -> None:
         await self._connection.execute(

@@ -2,7 +2,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Body, FastAPI, HTTPException, Query
+from fastapi import Body, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,10 +50,20 @@ def build_api(
 
     @app.post("/v1/messages", status_code=202, response_model=Accepted,
               responses={503: {"description": "Cannot accept now; retry after the Retry-After header's seconds."}})
-    async def submit(command: Annotated[SubmitMessage, Body()]) -> Accepted | JSONResponse:
+    async def submit(
+        command: Annotated[SubmitMessage, Body()],
+        idempotency_key: Annotated[str | None, Header(
+            max_length=200, description="Client's key for this submission: a retry with the same key is accepted once."
+        )] = None,
+    ) -> Accepted | JSONResponse:
         if (reason := refusal()) is not None:
             return service_unavailable(reason)
-        message = await handlers.submit_message(command, uow=new_uow(), platform=platform, **message_deps)
+        try:
+            message = await handlers.submit_message(
+                command, uow=new_uow(), platform=platform, idempotency_key=idempotency_key, **message_deps
+            )
+        except handlers.SubmissionInProgress as busy:
+            raise HTTPException(409, detail=str(busy)) from None
         return Accepted(message_id=message.message_id, correlation_id=message.correlation_id)
 
     @app.get("/v1/inbox")

@@ -7,7 +7,7 @@ from shared.contracts.registry import MESSAGE_DISPATCHED, ROUTING_DECIDED
 from shared.host import infrastructure, run_until_stopped
 from shared.http import answer_unavailable_on, serve
 from shared.messaging import names
-from shared.messaging.runtime import Subscription
+from shared.messaging.runtime import Subscription, bind
 from services.intake import handlers
 from services.intake.adapters import AsyncpgIntakeQueries, AsyncpgIntakeStore
 from services.intake.api import build_api
@@ -24,15 +24,12 @@ async def main(settings: IntakeSettings) -> None:
         clock = partial(datetime.now, UTC)
         deps = {"clock": clock, "new_id": uuid4}
 
-        async def on_dispatched(event) -> None:  # type: ignore[no-untyped-def]
-            await handlers.when_message_dispatched_take_it_in(event, uow=new_uow(), platform=platform.code, **deps)
-
-        async def on_routing_decided(notice) -> None:  # type: ignore[no-untyped-def]
-            await handlers.when_routing_decided_record_it(notice, uow=new_uow())
-
         await infra.start_consumers(
-            [Subscription(names.inbox_queue(platform.code),
-                          {MESSAGE_DISPATCHED: on_dispatched, ROUTING_DECIDED: on_routing_decided})],
+            [Subscription(names.inbox_queue(platform.code), {
+                MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=new_uow,
+                                         platform=platform.code, **deps),
+                ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=new_uow),
+            })],
             names.platform_exchange(platform.code),
         )
         relay = infra.relay(after_sent=handlers.published_hop(platform.code, clock))

@@ -13,9 +13,19 @@ class InMemoryIntakeStore:
         self.deliveries: dict[tuple[UUID, str], tuple[DeliveryState, str | None]] = {}
         self.inbox: dict[UUID, MessageDispatched] = {}
         self.routing_rules: dict[UUID, str] = {}
+        self.keys: dict[str, UUID] = {}
 
-    async def record_sent(self, message: Message) -> None:
-        self.sent.setdefault(message.message_id, message)
+    async def record_sent(self, message: Message, *, idempotency_key: str | None = None) -> bool:
+        if message.message_id in self.sent or (idempotency_key and idempotency_key in self.keys):
+            return False
+        self.sent[message.message_id] = message
+        if idempotency_key:
+            self.keys[idempotency_key] = message.message_id
+        return True
+
+    async def sent_with_key(self, idempotency_key: str) -> Message | None:
+        message_id = self.keys.get(idempotency_key)
+        return self.sent[message_id] if message_id else None
 
     async def record_routing(self, notice: RoutingDecided) -> None:
         self.routing_rules[notice.message_id] = notice.rule

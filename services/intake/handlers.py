@@ -12,7 +12,7 @@ from shared.contracts.messages import Header, Message, stamp
 from shared.contracts.registry import MESSAGE
 from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage, outgoing
-from shared.messaging.ports import UnitOfWork
+from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.intake.domain.acknowledgements import acknowledgement_of, needs_receipt
 from services.intake.domain.delivery import DeliveryState
 from services.intake.ports import IntakeStore
@@ -24,6 +24,10 @@ class NotInInbox(LookupError):
     pass
 
 
+class SubmissionInProgress(RuntimeError):
+    """Another request with the same idempotency key is being accepted right now."""
+
+
 async def submit_message(
     command: Header,
     *,
@@ -32,10 +36,17 @@ async def submit_message(
     clock: Callable[[], datetime],
     new_id: Callable[[], UUID],
     actor: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Message:
+    """Accepts a submission once: a repeat with the same idempotency key returns the message first accepted."""
+    if idempotency_key is not None:
+        async with uow:
+            earlier = await uow.store.sent_with_key(idempotency_key)
+        if earlier is not None:
+            return earlier
     message = stamp(command, message_id=new_id(), origin=platform, created_at=clock())
     async with uow:
-        await _accept(message, uow=uow, platform=platform, actor=actor)
+        await _accept(message, uow=uow, platform=platform, actor=actor, idempotency_key=idempotency_key)
     return message
 
 
@@ -70,11 +81,11 @@ async def when_message_dispatched_take_it_in(
     platform: str,
     clock: Callable[[], datetime],
     new_id: Callable[[], UUID],
-) -> None:
+) -> Outcome | None:
     message = event.message
     async with uow:
         if not await uow.claim(CONSUMER, event_id(event)):
-            return
+            return DUPLICATE
         now = clock()
         if message.kind == "acknowledgement" and message.in_reply_to is not None:
             await uow.store.advance_delivery(
@@ -89,15 +100,19 @@ async def when_message_dispatched_take_it_in(
             await _accept(receipt, uow=uow, platform=platform, actor=None)
 
 
-async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> None:
+async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notice)):
-            return
+            return DUPLICATE
         await uow.store.record_routing(notice)
 
 
-async def _accept(message: Message, *, uow: UnitOfWork[IntakeStore], platform: str, actor: str | None) -> None:
-    await uow.store.record_sent(message)
+async def _accept(
+    message: Message, *, uow: UnitOfWork[IntakeStore], platform: str, actor: str | None,
+    idempotency_key: str | None = None,
+) -> None:
+    if not await uow.store.record_sent(message, idempotency_key=idempotency_key):
+        raise SubmissionInProgress(f"idempotency key {idempotency_key!r} is being used by another submission")
     uow.outbox.add(outgoing(message, exchange=names.platform_exchange(platform),
                             routing_key=names.message_key(message.kind, message.priority)))
     uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor,

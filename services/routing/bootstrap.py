@@ -4,7 +4,7 @@ from functools import partial
 from shared.contracts.registry import MESSAGE_ENRICHED
 from shared.host import infrastructure, run_until_stopped
 from shared.messaging import names
-from shared.messaging.runtime import Subscription
+from shared.messaging.runtime import Subscription, bind
 from services.routing.adapters import AsyncpgRoutingStore
 from services.routing.handlers import when_message_enriched_route_it
 from services.routing.settings import RoutingSettings
@@ -14,12 +14,7 @@ SERVICE = "routing"
 
 async def main(settings: RoutingSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
-        new_uow = infra.unit_of_work_factory(AsyncpgRoutingStore)
-
-        async def on_enriched(event) -> None:  # type: ignore[no-untyped-def]
-            await when_message_enriched_route_it(
-                event, uow=new_uow(), federation=infra.federation, clock=partial(datetime.now, UTC)
-            )
-
+        on_enriched = bind(when_message_enriched_route_it, new_uow=infra.unit_of_work_factory(AsyncpgRoutingStore),
+                           federation=infra.federation, clock=partial(datetime.now, UTC))
         await infra.start_consumers([Subscription(names.HUB_ROUTING_QUEUE, {MESSAGE_ENRICHED: on_enriched})], names.AUDIT)
         await run_until_stopped(infra.relay().run())

@@ -6,7 +6,7 @@ from shared.contracts.identity import event_id, hop_event_id
 from shared.federation import Federation
 from shared.messaging import names
 from shared.messaging.outgoing import outgoing
-from shared.messaging.ports import UnitOfWork
+from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.routing.domain.decisions import decide
 from services.routing.ports import RoutingStore
 
@@ -19,11 +19,11 @@ async def when_message_enriched_route_it(
     uow: UnitOfWork[RoutingStore],
     federation: Federation,
     clock: Callable[[], datetime],
-) -> None:
+) -> Outcome | None:
     message = event.message
     async with uow:
         if not await uow.claim(CONSUMER, event_id(event)):
-            return
+            return DUPLICATE
         answered_origin = await uow.store.origin_of(message.in_reply_to) if message.in_reply_to else None
         decision = decide(message, federation=federation, answered_origin=answered_origin)
         await uow.store.record(message, decision)

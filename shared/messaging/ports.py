@@ -1,6 +1,7 @@
 """The small interfaces handlers and the runtime depend on. Fakes live in shared/messaging/fakes.py."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
@@ -8,6 +9,15 @@ from uuid import UUID
 from shared.messaging.outgoing import OutgoingMessage
 
 StoreT = TypeVar("StoreT", covariant=True)
+
+
+class Outcome(StrEnum):
+    """What a handler may return; None means the message was processed."""
+
+    DUPLICATE = "duplicate"
+
+
+DUPLICATE = Outcome.DUPLICATE
 
 
 class Publisher(Protocol):

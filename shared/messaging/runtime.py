@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import aio_pika
@@ -26,7 +27,7 @@ from shared.contracts.registry import UnknownWireType, parse
 from shared.messaging import names
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
-from shared.messaging.ports import Publisher
+from shared.messaging.ports import Outcome, Publisher
 
 log = structlog.get_logger("consumer")
 
@@ -36,7 +37,16 @@ ATTEMPT_HEADER = "x-pcms-attempt"
 LAST_ERROR_HEADER = "x-pcms-last-error"
 FAILED_QUEUE_HEADER = "x-pcms-queue"
 
-Handler = Callable[[BaseModel], Awaitable[None]]
+Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
+
+
+def bind(handler: Callable[..., Awaitable[Outcome | None]], *, new_uow: Callable[[], Any], **deps: Any) -> Handler:
+    """A handler ready for the runtime: a fresh unit of work and the same dependencies for every message."""
+
+    async def handle(model: BaseModel) -> Outcome | None:
+        return await handler(model, uow=new_uow(), **deps)
+
+    return handle
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ class Consumer:
                     log.warning("message_handled", outcome="quarantined", reason=reason, duration_ms=_ms(started))
                     return
                 try:
-                    await handler(model)
+                    outcome = await handler(model)
                 except MessageRejected as rejection:
                     await self._quarantine(message, str(rejection))
                     log.warning("message_handled", outcome="quarantined", reason=str(rejection), duration_ms=_ms(started))
@@ -109,7 +119,7 @@ class Consumer:
                     log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
                                 duration_ms=_ms(started), exc_info=True)
                     return
-                log.info("message_handled", outcome="processed", duration_ms=_ms(started))
+                log.info("message_handled", outcome=str(outcome or "processed"), duration_ms=_ms(started))
 
     async def _retry_or_park(self, message: AbstractIncomingMessage, error: Exception) -> str:
         headers = dict(message.headers or {})

@@ -139,3 +139,13 @@ async def _deliveries(store, message_id):
         "SELECT recipient, state, reason FROM deliveries WHERE message_id = $1", message_id
     )
     return {row["recipient"]: (row["state"], row["reason"]) for row in rows}
+
+
+async def test_intake_store_refuses_a_second_message_with_the_same_idempotency_key(store_for):
+    store = store_for("intake")
+    key = f"key-{uuid4()}"
+    first, second = an_alert(), an_alert()
+    assert await store.record_sent(first, idempotency_key=key) is True
+    assert await store.record_sent(second, idempotency_key=key) is False
+    assert await store.sent_with_key(key) == first
+    assert await store.sent_with_key(f"other-{uuid4()}") is None

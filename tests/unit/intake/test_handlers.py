@@ -96,7 +96,7 @@ class FailingInbox(InMemoryIntakeStore):
 
 
 class FailingSent(InMemoryIntakeStore):
-    async def record_sent(self, message: Message) -> None:
+    async def record_sent(self, message: Message, *, idempotency_key: str | None = None) -> bool:
         raise RuntimeError("database went away")
 
 
@@ -338,3 +338,25 @@ async def test_published_hop_records_nothing_for_other_rows() -> None:
     assert hop_rows
     after_sent = published_hop("NE", clock)
     assert [after_sent(row) for row in hop_rows] == [[] for _ in hop_rows]
+
+
+async def test_a_submission_repeated_with_the_same_idempotency_key_is_accepted_once():
+    from shared.contracts.messages import SUBMIT_ADAPTER
+    from shared.contracts.registry import MESSAGE
+    from shared.messaging.fakes import FakeUnitOfWork
+    from services.intake.fakes import InMemoryIntakeStore
+    from services.intake.handlers import submit_message
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    command = SUBMIT_ADAPTER.validate_python({
+        "kind": "report", "submitted_by": "customs", "evaluation": {"source": "B", "information": "3"},
+        "body": {"crime_category": "smuggling", "summary": "Fuel smuggling at Assamaka."},
+    })
+    uow = FakeUnitOfWork(InMemoryIntakeStore())
+    clock = lambda: datetime(2026, 11, 29, tzinfo=UTC)  # noqa: E731
+    first = await submit_message(command, uow=uow, platform="NE", clock=clock, new_id=uuid4, idempotency_key="k-1")
+    again = await submit_message(command, uow=uow, platform="NE", clock=clock, new_id=uuid4, idempotency_key="k-1")
+    other = await submit_message(command, uow=uow, platform="NE", clock=clock, new_id=uuid4, idempotency_key="k-2")
+    assert again == first and other.message_id != first.message_id
+    assert [m.message_id for m in uow.published if m.type == MESSAGE] == [str(first.message_id), str(other.message_id)]
