@@ -49,6 +49,7 @@ salah: | صلاح
 khaled: khalid khaleed | خالد
 hamza: hamzat | حمزة
 bilal: | بلال
+iyad: ayad iyyad | إياد اياد
 yahya: yahia yaya yehia | يحيى
 younous: younouss yunus younes younis | يونس
 yassine: yacine yasin yassin | ياسين

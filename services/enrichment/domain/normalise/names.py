@@ -62,6 +62,7 @@ def _family_tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], di
 
 
 FAMILY_LATIN, FAMILY_ARABIC, ROOT_LATIN, ROOT_ARABIC = _family_tables()
+_KNOWN_ROOTS = frozenset(ROOT_LATIN.values())
 _TITLES_LATIN = frozenset(data.TITLES_LATIN)
 _TITLES_ARABIC = frozenset(fold_arabic(t) for t in data.TITLES_ARABIC)
 _SON_LATIN, _DAUGHTER_LATIN = frozenset(data.SON_OF_LATIN), frozenset(data.DAUGHTER_OF_LATIN)
@@ -77,7 +78,7 @@ _APOSTROPHES = re.compile(r"['’‘`´ʼʻ]")
 _ALL_CAPS = re.compile(r"^[^a-z]*[A-Z][^a-z]*$")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)
 def parse_name(text: str) -> ParsedName:
     """Parses one written form of a person name (Latin or Arabic script)."""
     text = unicodedata.normalize("NFKC", text).strip()
@@ -109,9 +110,13 @@ def _surname_first_reordered(text: str) -> list[str]:
 def _latin_words(text: str) -> list[str]:
     words: list[str] = []
     for word in _surname_first_reordered(text):
-        folded = fold(_APOSTROPHES.sub("", word))
-        words.extend(w for w in _LATIN_SPLIT.split(folded) if w)
+        words.extend(_folded_parts(word))
     return words
+
+
+@lru_cache(maxsize=100_000)
+def _folded_parts(word: str) -> tuple[str, ...]:
+    return tuple(w for w in _LATIN_SPLIT.split(fold(_APOSTROPHES.sub("", word))) if w)
 
 
 def _latin_tokens(text: str) -> tuple[NameToken, ...]:
@@ -171,6 +176,7 @@ def _drop_latin_titles(words: list[str]) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=100_000)
 def _latin_token(word: str, relation: int) -> NameToken:
     folded = phonetic_fold(word)
     family = FAMILY_LATIN.get(folded)
@@ -203,7 +209,7 @@ def _compound(head: str, root_key: str, relation: int) -> NameToken:
     family = FAMILY_LATIN.get(phonetic_fold(key))
     if family is not None:
         return NameToken(family, skeleton(family), key, relation, True)
-    return NameToken(key, skeleton(key), key, relation, True)
+    return NameToken(key, skeleton(key), key, relation, root_key in _KNOWN_ROOTS)
 
 
 # ---- Arabic script ---------------------------------------------------------------------------
@@ -253,6 +259,7 @@ def _arabic_compound(head: str, word: str, relation: int) -> NameToken:
     return _compound(head, root, relation)
 
 
+@lru_cache(maxsize=100_000)
 def _arabic_token(word: str, relation: int) -> NameToken:
     family = FAMILY_ARABIC.get(word) or FAMILY_ARABIC.get(_without_article(word))
     if family is None and word.startswith("عبد") and len(word) > 4:

@@ -1,5 +1,6 @@
 """Spelling-tolerant keys for Latin-script name tokens: a phonetic fold and a consonant skeleton."""
 
+from functools import lru_cache
 import re
 
 _FOLD_RULES = [
@@ -18,7 +19,7 @@ _FOLD_RULES = [
 ]
 
 _SKELETON_DIGRAPHS = [
-    (re.compile(r"tch|sch|sh|ch"), "x"),
+    (re.compile(r"tch|tsh|sch|sh|ch"), "x"),
     (re.compile(r"kh|gh|ck|qu|q"), "k"),
     (re.compile(r"ph"), "f"),
     (re.compile(r"th"), "t"),
@@ -33,6 +34,7 @@ _NOT_CONSONANT = re.compile(r"[^bcfjklmnrstx]")
 _REPEATS = re.compile(r"(.)\1+")
 
 
+@lru_cache(maxsize=100_000)
 def phonetic_fold(token: str) -> str:
     """Collapses spellings of one pronunciation: doubled letters, ou/u/w, y/i, c/k/q, dj/j."""
     for pattern, replacement in _FOLD_RULES:
@@ -40,6 +42,7 @@ def phonetic_fold(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=100_000)
 def skeleton(token: str) -> str:
     """Consonant classes of a Latin token; equal for most Arabic/Latin renderings of one name."""
     token = _REPEATS.sub(r"\1", token)

@@ -1,0 +1,98 @@
+"""Similarity of two full names: token alignment that respects kinship particles."""
+
+from dataclasses import dataclass
+
+from services.enrichment.domain.matching.tokens import token_similarity, token_weight
+from services.enrichment.domain.normalise.names import DAUGHTER_OF, NO_RELATION, SON_OF, NameToken, ParsedName
+
+GIVEN, LINEAGE, UNMARKED = 0, 1, 2
+CROSSED_ROLE_FACTOR = 0.2
+WORD_ORDER_FACTOR = 0.97
+SINGLE_TOKEN_FACTOR = 0.75
+RELATION_CONFLICT_FACTOR = 0.6
+MISSING_GIVEN_NAME_FACTOR = 0.85
+OPTIONAL_LEADING_KEYS = frozenset({"sidi"})
+SHORTER_NAME_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class NameComparison:
+    score: float
+    explanation: tuple[str, ...]
+    relation_conflict: bool = False
+    matched_tokens: int = 0
+
+
+def _roles(name: ParsedName) -> list[int]:
+    first_lineage = next((i for i, t in enumerate(name.tokens) if t.relation != NO_RELATION), None)
+    if first_lineage is None:
+        return [UNMARKED] * len(name.tokens)
+    return [GIVEN if i < first_lineage else LINEAGE for i in range(len(name.tokens))]
+
+
+def compare_names(left: ParsedName, right: ParsedName) -> NameComparison:
+    if not left.tokens or not right.tokens:
+        return NameComparison(0.0, ("empty name",))
+    cross_script = left.arabic != right.arabic
+    left_roles, right_roles = _roles(left), _roles(right)
+    pairs: list[tuple[float, int, int, str]] = []
+    for i, a in enumerate(left.tokens):
+        for j, b in enumerate(right.tokens):
+            similarity, reason = token_similarity(_bare(a), _bare(b), cross_script)
+            if {left_roles[i], right_roles[j]} == {GIVEN, LINEAGE}:
+                similarity, reason = similarity * CROSSED_ROLE_FACTOR, "given name against father's name"
+            pairs.append((similarity, i, j, reason))
+    pairs.sort(key=lambda p: -p[0])
+    used_left: set[int] = set()
+    used_right: set[int] = set()
+    matched_weight = 0.0
+    explanation: list[str] = []
+    alignment: list[tuple[int, int]] = []
+    relation_conflict = False
+    for similarity, i, j, reason in pairs:
+        if i in used_left or j in used_right or similarity <= 0.0:
+            continue
+        used_left.add(i)
+        used_right.add(j)
+        a, b = left.tokens[i], right.tokens[j]
+        matched_weight += similarity * (token_weight(a) + token_weight(b)) / 2
+        alignment.append((i, j))
+        if {a.relation, b.relation} == {SON_OF, DAUGHTER_OF}:
+            relation_conflict = True
+        if similarity >= 0.5:
+            explanation.append(f"{a.latin}~{b.latin}: {reason} ({similarity:.2f})")
+    left_weight = sum(token_weight(t) for t in left.tokens)
+    right_weight = sum(token_weight(t) for t in right.tokens)
+    score = SHORTER_NAME_SHARE * matched_weight / min(left_weight, right_weight) + (
+        1 - SHORTER_NAME_SHARE
+    ) * matched_weight / max(left_weight, right_weight)
+    if min(len(left.tokens), len(right.tokens)) == 1:
+        score *= SINGLE_TOKEN_FACTOR
+        explanation.append("single-word name")
+    if _order_differs(alignment):
+        score *= WORD_ORDER_FACTOR
+        explanation.append("word order differs")
+    if _given_name_missing(left, right, used_left, used_right):
+        score *= MISSING_GIVEN_NAME_FACTOR
+        explanation.append("first given name unmatched")
+    if relation_conflict:
+        score *= RELATION_CONFLICT_FACTOR
+        explanation.append("son of (Ould) against daughter of (Mint)")
+    matched = sum(1 for s, i, j, _ in pairs if (i, j) in alignment and s >= 0.5)
+    return NameComparison(min(score, 1.0), tuple(explanation), relation_conflict, matched)
+
+
+def _bare(token: NameToken) -> NameToken:
+    return token if token.relation == NO_RELATION else type(token)(token.key, token.skeleton, token.latin, NO_RELATION, token.family)
+
+
+def _order_differs(alignment: list[tuple[int, int]]) -> bool:
+    ordered = sorted(alignment)
+    return any(b[1] < a[1] for a, b in zip(ordered, ordered[1:]))
+
+
+def _given_name_missing(left: ParsedName, right: ParsedName, used_left: set[int], used_right: set[int]) -> bool:
+    longer, used = (left, used_left) if len(left.tokens) > len(right.tokens) else (right, used_right)
+    if len(left.tokens) == len(right.tokens) or 0 in used:
+        return False
+    return longer.tokens[0].key not in OPTIONAL_LEADING_KEYS
