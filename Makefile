@@ -35,6 +35,7 @@ test-contract: $(STAMP)
 
 contracts: $(STAMP)
 	$(BIN)/python -m shared.contracts.generate
+	$(BIN)/python -m shared.contracts.versioning check
 
 bench: $(STAMP) services
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -12,7 +12,6 @@ from typing import TypeVar
 
 import asyncpg
 import structlog
-from aio_pika.abc import AbstractRobustConnection
 
 from shared.db.connect import create_pool, ensure_database
 from shared.db.migrate import migrate
@@ -20,10 +19,11 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.federation import Federation, load_federation
 from shared.logging import configure_logging
-from shared.messaging.amqp import AioPikaPublisher, apply_topology, connect, open_publishing_channel
+from shared.messaging.amqp import apply_topology
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
+from shared.messaging.session import BrokerSession
 from shared.messaging.topology import federation_topology
 from shared.settings import ServiceSettings
 
@@ -37,8 +37,11 @@ class Infrastructure:
     settings: ServiceSettings
     federation: Federation
     pool: asyncpg.Pool
-    connection: AbstractRobustConnection
-    publisher: AioPikaPublisher
+    broker: BrokerSession
+
+    @property
+    def publisher(self) -> BrokerSession:
+        return self.broker
 
     def unit_of_work_factory(
         self, store_factory: Callable[[asyncpg.Connection], StoreT]
@@ -55,8 +58,11 @@ class Infrastructure:
         )
 
     async def start_consumers(self, subscriptions: list[Subscription], audit_exchange: str) -> None:
+        """Consumes now and again after every reconnection."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
-        await start_consumers(self.connection, self.publisher, subscriptions, target, prefetch=self.settings.prefetch)
+        await self.broker.when_connected(
+            lambda _: start_consumers(self.broker, self.broker, subscriptions, target, prefetch=self.settings.prefetch)
+        )
 
 
 async def prepare_database(settings: ServiceSettings) -> list[str]:
@@ -78,14 +84,18 @@ async def infrastructure(service: str, settings: ServiceSettings) -> AsyncIterat
     applied = await prepare_database(settings)
     if applied:
         log.info("migrations_applied", migrations=applied, database=settings.database_name)
-    pool = await create_pool(settings.database_url.get_secret_value(), settings.database_name)
-    connection = await connect(settings.amqp_url.get_secret_value(), name=f"{service}@{settings.platform}")
+    pool = await create_pool(settings.database_url.get_secret_value(), settings.database_name,
+                             max_size=settings.database_pool_size)
+    broker = BrokerSession(settings.amqp_url.get_secret_value(), name=f"{service}@{settings.platform}")
+    topology = federation_topology(federation)
+    await broker.when_connected(lambda connection: apply_topology(connection, topology))
+    supervisor = asyncio.create_task(broker.run(), name="broker-session")
     try:
-        await apply_topology(connection, federation_topology(federation))
-        publisher = AioPikaPublisher(await open_publishing_channel(connection))
-        yield Infrastructure(service, settings, federation, pool, connection, publisher)
+        await broker.connected.wait()
+        yield Infrastructure(service, settings, federation, pool, broker)
     finally:
-        await connection.close()
+        supervisor.cancel()
+        await asyncio.gather(supervisor, return_exceptions=True)
         await pool.close()
 
 

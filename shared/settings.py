@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     prefetch: int = Field(default=64, ge=1, le=10_000)
+    database_pool_size: int = Field(
+        default=5, ge=2, le=100, description="Connections per process; the LISTEN of the relay holds one."
+    )
     relay_batch: int = Field(default=200, ge=1, le=5_000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
 

@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,5 +15,20 @@ class InMemoryAuditLog:
         self.entries.append(event)
         return True
 
-    async def trail(self, message_id: UUID) -> list[dict[str, Any]]:
-        return [e.model_dump() | {"seq": i} for i, e in enumerate(self.entries) if e.message_id == message_id]
+    def _dicts(self) -> list[dict[str, Any]]:
+        return [e.model_dump() | {"seq": i, "hop": e.hop.value} for i, e in enumerate(self.entries)]
+
+    async def trail(self, message_id: UUID, *, include_reads: bool = False) -> list[dict[str, Any]]:
+        return [e for e in self._dicts() if e["message_id"] == message_id and (include_reads or e["hop"] != "read")]
+
+    async def platform_activity(
+        self, platform: str, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        return [e for e in self._dicts() if e["platform"] == platform and e["hop"] != "read"
+                and (since is None or e["at"] >= since) and (until is None or e["at"] < until)][:limit]
+
+    async def reads(self, message_id: UUID) -> list[dict[str, Any]]:
+        return [e for e in self._dicts() if e["message_id"] == message_id and e["hop"] == "read"]
+
+    async def log_state(self) -> dict[str, Any]:
+        return {"size": len(self.entries), "checkpoints": 0, "latest_checkpoint": None}

@@ -1,9 +1,25 @@
-from shared.contracts.events import HopRecorded
-from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
-from services.audit.ports import AuditLog
+import structlog
+
+from shared.contracts.events import CheckpointPublished, HopRecorded
+from shared.messaging.ports import UnitOfWork
+from services.audit.ports import AuditLog, Witness
+
+log = structlog.get_logger("audit")
 
 
-async def when_hop_recorded_append_it(event: HopRecorded, *, uow: UnitOfWork[AuditLog]) -> Outcome | None:
+async def when_hop_recorded_append_it(event: HopRecorded, *, uow: UnitOfWork[AuditLog]) -> None:
     async with uow:
         appended = await uow.store.append(event)
-    return None if appended else DUPLICATE
+    if not appended:
+        log.info("audit_duplicate_ignored", event_id=str(event.event_id))
+
+
+async def when_hop_recorded_append_it_in_a_batch(event: HopRecorded, *, log_: AuditLog) -> None:
+    """Through the single appender: returns once the batch holding the entry is committed."""
+    if not await log_.append(event):
+        log.info("audit_duplicate_ignored", event_id=str(event.event_id))
+
+
+async def when_checkpoint_published_witness_it(event: CheckpointPublished, *, witness: Witness) -> None:
+    """Judges the hub's checkpoint and records the verdict; a rejection is recorded and logged, not retried."""
+    await witness.observe(event)

@@ -1,14 +1,25 @@
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import asyncpg
 import orjson
 
 from shared.contracts.events import NormalisedEntity
-from services.enrichment.ports import IndexedKey
+from services.enrichment.ports import IndexedKey, StoredEntity
+
+DEFAULT_BATCH = 2_000
+
+_STREAM = (
+    "SELECT message_id, platform, entity_type, position, canonical, handling_code FROM indexed_entities "
+    "WHERE $1::text[] IS NULL OR entity_type = ANY($1::text[]) ORDER BY seq"
+)
 
 
 class AsyncpgRegionalIndex:
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    """The regional index in PostgreSQL. Works on a connection (inside a unit of work) or on a pool."""
+
+    def __init__(self, connection: asyncpg.Connection | asyncpg.Pool) -> None:
         self._connection = connection
 
     async def lookup(self, keys: list[str], *, excluding: UUID) -> list[IndexedKey]:
@@ -34,3 +45,25 @@ class AsyncpgRegionalIndex:
             [(message_id, e.entity_type.value, e.position, platform, orjson.dumps(e.canonical).decode(), handling_code)
              for e in entities],
         )
+
+    async def stream(
+        self, *, batch_size: int = DEFAULT_BATCH, entity_types: Sequence[str] | None = None
+    ) -> AsyncIterator[list[StoredEntity]]:
+        """A server-side cursor in one read-only snapshot: memory stays at one batch whatever the table's size."""
+        types = [str(t) for t in entity_types] if entity_types is not None else None
+        async with self._dedicated() as connection, connection.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await connection.cursor(_STREAM, types)
+            while rows := await cursor.fetch(batch_size):
+                yield [
+                    StoredEntity(r["message_id"], r["platform"], r["entity_type"], r["position"],
+                                 orjson.loads(r["canonical"]), r["handling_code"])
+                    for r in rows
+                ]
+
+    @asynccontextmanager
+    async def _dedicated(self) -> AsyncIterator[asyncpg.Connection]:
+        if isinstance(self._connection, asyncpg.Pool):
+            async with self._connection.acquire() as connection:
+                yield connection
+        else:
+            yield self._connection

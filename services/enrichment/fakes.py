@@ -1,18 +1,34 @@
+from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
 from shared.contracts.events import NormalisedEntity
-from services.enrichment.ports import IndexedKey
+from services.enrichment.ports import IndexedKey, StoredEntity
 
 
 class InMemoryRegionalIndex:
     def __init__(self) -> None:
         self.rows: list[IndexedKey] = []
+        self.entities: list[StoredEntity] = []
 
     async def lookup(self, keys: list[str], *, excluding: UUID) -> list[IndexedKey]:
         wanted = set(keys)
         return [row for row in self.rows if row.key in wanted and row.message_id != excluding]
 
     async def add(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str) -> None:
+        held = {(row.key, row.message_id, row.entity_type, row.position) for row in self.rows}
+        stored = {(e.message_id, e.entity_type, e.position) for e in self.entities}
         for entity in entities:
-            for key in entity.keys:
-                self.rows.append(IndexedKey(key, entity.entity_type, entity.position, platform, message_id))
+            for key in dict.fromkeys(entity.keys):
+                if (key, message_id, entity.entity_type, entity.position) not in held:
+                    self.rows.append(IndexedKey(key, entity.entity_type, entity.position, platform, message_id))
+            if (message_id, entity.entity_type, entity.position) not in stored:
+                self.entities.append(StoredEntity(message_id, platform, str(entity.entity_type), entity.position,
+                                                  dict(entity.canonical), handling_code))
+
+    async def stream(
+        self, *, batch_size: int = 2_000, entity_types: Sequence[str] | None = None
+    ) -> AsyncIterator[list[StoredEntity]]:
+        wanted = {str(t) for t in entity_types} if entity_types is not None else None
+        selected = [e for e in self.entities if wanted is None or e.entity_type in wanted]
+        for start in range(0, len(selected), batch_size):
+            yield selected[start : start + batch_size]

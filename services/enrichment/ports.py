@@ -1,8 +1,10 @@
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared.contracts.events import NormalisedEntity
+from services.enrichment.domain.matching import Candidate
 
 
 @dataclass(frozen=True)
@@ -14,9 +16,43 @@ class IndexedKey:
     message_id: UUID
 
 
+@dataclass(frozen=True)
+class StoredEntity:
+    """One row of the store of record: an entity of a message the hub has seen, in canonical form."""
+
+    message_id: UUID
+    platform: str
+    entity_type: str
+    position: int
+    canonical: dict[str, Any]
+    handling_code: str
+
+
 class RegionalIndex(Protocol):
+    """The regional index in the store of record (PostgreSQL): exact keys and canonical entities."""
+
     async def lookup(self, keys: list[str], *, excluding: UUID) -> list[IndexedKey]: ...
 
     async def add(
         self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str
     ) -> None: ...
+
+    def stream(
+        self, *, batch_size: int, entity_types: Sequence[str] | None = None
+    ) -> AsyncIterator[list[StoredEntity]]:
+        """Every stored entity (of these types), in insertion order, a batch at a time."""
+        ...
+
+
+class Matcher(Protocol):
+    """The in-memory candidate index the handler and the query API read; fed after each commit."""
+
+    def candidates(
+        self, entity_type: str, canonical: dict[str, Any], *, limit: int, excluding: str | None = None
+    ) -> list[Candidate]: ...
+
+    def add_message(
+        self, message_id: UUID | str, platform: str, entities: Iterable[tuple[str, int, dict[str, Any]]]
+    ) -> bool:
+        """Adds a committed message's entities once; False (and nothing added) for a message already held."""
+        ...

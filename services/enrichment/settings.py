@@ -1,5 +1,16 @@
+from pydantic import Field
+
+from shared.http import DEFAULT_MAX_BODY_BYTES
 from shared.settings import ServiceSettings
 
 
 class EnrichmentSettings(ServiceSettings):
     platform: str = "HUB"
+    api_host: str = "127.0.0.1"
+    api_port: int | None = Field(default=None, description="Defaults to the hub's api_port + api_port_offset.")
+    api_port_offset: int = Field(default=200, ge=1, description="Matching API port relative to the hub's API port.")
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    rebuild_batch: int = Field(default=2_000, ge=1, le=100_000,
+                               description="Rows per fetch when the in-memory index is rebuilt at start.")
+    hits_per_entity: int = Field(default=5, ge=1, le=100, description="Most scored candidates kept per entity.")
+    max_hits: int = Field(default=50, ge=1, le=1_000, description="Most hits attached to one message.")

@@ -25,11 +25,11 @@ async def main(settings: IntakeSettings) -> None:
         deps = {"clock": clock, "new_id": uuid4}
 
         await infra.start_consumers(
-            [Subscription(names.inbox_queue(platform.code), {
+            [Subscription(names.inbox_queue(platform.code, lane), {
                 MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=new_uow,
-                                         platform=platform.code, **deps),
+                                         platform=platform.code, lane=lane, **deps),
                 ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=new_uow),
-            })],
+            }) for lane in names.LANES],
             names.platform_exchange(platform.code),
         )
         relay = infra.relay(after_sent=handlers.published_hop(platform.code, clock))
@@ -38,7 +38,7 @@ async def main(settings: IntakeSettings) -> None:
             new_uow=new_uow,
             queries=AsyncpgIntakeQueries(infra.pool),
             message_deps=deps,
-            health=lambda: {"broker": not infra.connection.is_closed, "database": not infra.pool.is_closing()},
+            health=lambda: {"broker": infra.broker.is_connected, "database": not infra.pool.is_closing()},
             max_body_bytes=settings.max_body_bytes,
             refusal=lambda: (f"{relay.backlog} messages wait to be published"
                              if relay.backlog > settings.max_outbox_backlog else None),

@@ -37,6 +37,7 @@ async def submit_message(
     new_id: Callable[[], UUID],
     actor: str | None = None,
     idempotency_key: str | None = None,
+    lane: str | None = None,
 ) -> Message:
     """Accepts a submission once: a repeat with the same idempotency key returns the message first accepted."""
     if idempotency_key is not None:
@@ -46,7 +47,7 @@ async def submit_message(
             return earlier
     message = stamp(command, message_id=new_id(), origin=platform, created_at=clock())
     async with uow:
-        await _accept(message, uow=uow, platform=platform, actor=actor, idempotency_key=idempotency_key)
+        await _accept(message, uow=uow, platform=platform, actor=actor, idempotency_key=idempotency_key, lane=lane)
     return message
 
 
@@ -81,6 +82,7 @@ async def when_message_dispatched_take_it_in(
     platform: str,
     clock: Callable[[], datetime],
     new_id: Callable[[], UUID],
+    lane: str | None = None,
 ) -> Outcome | None:
     message = event.message
     async with uow:
@@ -97,7 +99,7 @@ async def when_message_dispatched_take_it_in(
         if needs_receipt(message):
             receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
                             message_id=new_id(), origin=platform, created_at=now)
-            await _accept(receipt, uow=uow, platform=platform, actor=None)
+            await _accept(receipt, uow=uow, platform=platform, actor=None, lane=lane)
 
 
 async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
@@ -107,14 +109,19 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
         await uow.store.record_routing(notice)
 
 
+LANE_PRIORITY = {names.URGENT: 9, names.ROUTINE: 5, names.BULK: 1}
+
+
 async def _accept(
     message: Message, *, uow: UnitOfWork[IntakeStore], platform: str, actor: str | None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, lane: str | None = None,
 ) -> None:
     if not await uow.store.record_sent(message, idempotency_key=idempotency_key):
         raise SubmissionInProgress(f"idempotency key {idempotency_key!r} is being used by another submission")
+    lane = lane or names.lane_of(message.kind, message.priority)
     uow.outbox.add(outgoing(message, exchange=names.platform_exchange(platform),
-                            routing_key=names.message_key(message.kind, message.priority)))
+                            routing_key=names.message_key(message.kind, message.priority, lane),
+                            priority=LANE_PRIORITY[lane]))
     uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor,
                         detail={"recipients": list(message.recipients), "submitted_by": message.submitted_by.value}))
 
@@ -136,7 +143,7 @@ def published_hop(platform: str, clock: Callable[[], datetime]) -> Callable[[Out
         if sent.type != MESSAGE:
             return []
         message_id = UUID(sent.message_id)
-        kind = sent.routing_key.split(".")[1]
+        kind = sent.routing_key.split(".")[2]
         event = HopRecorded(
             event_id=hop_event_id(message_id, Hop.PUBLISHED, platform), message_id=message_id,
             correlation_id=UUID(sent.correlation_id) if sent.correlation_id else None, kind=kind,

@@ -14,7 +14,13 @@ SERVICE = "routing"
 
 async def main(settings: RoutingSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
-        on_enriched = bind(when_message_enriched_route_it, new_uow=infra.unit_of_work_factory(AsyncpgRoutingStore),
-                           federation=infra.federation, clock=partial(datetime.now, UTC))
-        await infra.start_consumers([Subscription(names.HUB_ROUTING_QUEUE, {MESSAGE_ENRICHED: on_enriched})], names.AUDIT)
+        new_uow = infra.unit_of_work_factory(AsyncpgRoutingStore)
+        subscriptions = [
+            Subscription(names.hub_routing_queue(lane), {MESSAGE_ENRICHED: bind(
+                when_message_enriched_route_it, new_uow=new_uow, federation=infra.federation,
+                clock=partial(datetime.now, UTC), lane=lane,
+            )})
+            for lane in names.LANES
+        ]
+        await infra.start_consumers(subscriptions, names.AUDIT)
         await run_until_stopped(infra.relay().run())

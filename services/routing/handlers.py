@@ -19,6 +19,7 @@ async def when_message_enriched_route_it(
     uow: UnitOfWork[RoutingStore],
     federation: Federation,
     clock: Callable[[], datetime],
+    lane: str = names.ROUTINE,
 ) -> Outcome | None:
     message = event.message
     async with uow:
@@ -32,14 +33,14 @@ async def when_message_enriched_route_it(
             dispatched = MessageDispatched(
                 message=message, recipient=recipient, hits=event.enrichment.hits, rule=decision.rule, dispatched_at=now
             )
-            uow.outbox.add(outgoing(dispatched, exchange=names.DELIVERY, routing_key=recipient))
+            uow.outbox.add(outgoing(dispatched, exchange=names.DELIVERY, routing_key=names.delivery_key(recipient, lane)))
         refused = [RefusedRecipient(platform=code, reason=reason) for code, reason in decision.refused]
         if federation.knows(message.origin) and federation.get(message.origin).is_active:
             notice = RoutingDecided(
                 message_id=message.message_id, correlation_id=message.correlation_id, origin=message.origin,
                 recipients=decision.recipients, refused=refused, rule=decision.rule, decided_at=now,
             )
-            uow.outbox.add(outgoing(notice, exchange=names.DELIVERY, routing_key=message.origin))
+            uow.outbox.add(outgoing(notice, exchange=names.DELIVERY, routing_key=names.delivery_key(message.origin, lane)))
         hop = HopRecorded(
             event_id=hop_event_id(message.message_id, Hop.ROUTED, federation.hub.code),
             message_id=message.message_id, correlation_id=message.correlation_id, kind=message.kind,

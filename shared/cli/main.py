@@ -2,12 +2,14 @@
 
 import typer
 
-from shared.cli import db, dlq, run, topology
+from shared.cli import audit, db, dlq, match, run, topology
 
 app = typer.Typer(help="PCMS Exchange: operate the federation.", no_args_is_help=True)
 app.add_typer(topology.app, name="topology")
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(match.app, name="match")
 app.command("run")(run.run)
 
 if __name__ == "__main__":

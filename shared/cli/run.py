@@ -31,7 +31,7 @@ class ServiceProcess:
 def plan(federation: Federation) -> list[ServiceProcess]:
     hub = federation.hub.code
     planned = [
-        ServiceProcess("enrichment", hub, None),
+        ServiceProcess("enrichment", hub, federation.hub.api_port + 200),  # matching API: EnrichmentSettings.api_port_offset
         ServiceProcess("routing", hub, None),
     ]
     for platform in federation.active_platforms:

@@ -132,3 +132,45 @@ class HopRecorded(Contract):
     detail: dict[str, AuditDetailValue] = field(
         "Facts of the hop: recipients, rule, reason...", {"origin": "NE", "recipients": ["ML", "MR"]}, default_factory=dict
     )
+
+
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+_EXAMPLE_LEAF = "fcf0a6c700dd13e274b6fba8deea8dd9b26e4eedde3495717cac8408c9c5177f"
+
+
+class CheckpointPublished(Contract):
+    """A signed checkpoint of a platform's audit log, sent to every platform's witness."""
+
+    log_id: ShortText = field("Identity of the audit log the checkpoint commits to.", "pcms.g5sahel/audit/HUB")
+    platform: PlatformCode = field("Platform that keeps the log and signed the checkpoint.", "HUB")
+    size: int = field("Number of entries covered: the entries with seq 0 to size - 1.", 3, ge=0)
+    root: Hex32 = field(
+        "RFC 6962 Merkle root of the first `size` entries, hex.",
+        "3b6cccd7e3e023ff393006f030315ee7ad9eb111b022b41fba7e5b7a3973f688",
+    )
+    at: datetime = field("When the checkpoint was signed (UTC, microseconds are signed).", "2026-11-29T10:15:02Z")
+    key_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}$")] = field(
+        "First 4 bytes of SHA-256 of the signer's raw Ed25519 public key, hex.", "65b60673"
+    )
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")] = field(
+        "Ed25519 signature over the checkpoint body (log id, size, root, time), base64.",
+        "SQsIybK5/VGrc1KjNu4+4dyG/UOgMPjuN9kOXa986JL61IBxRFo3B/j7+YH97Yq53BBQORJsjAdjjYDty9h3CA==",
+    )
+    public_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")] | None = field(
+        "The signer's raw Ed25519 public key, base64; a witness uses it only if it is configured to trust it "
+        "or, in development, on first use.",
+        "ebVWLo/mVPlAeLES6KmLp5AfhTrmlb7X4OORC60ElmQ=",
+        default=None,
+    )
+    previous_size: int = field("Size of the log's previous checkpoint (0 for its first).", 2, ge=0)
+    consistency_proof: list[Hex32] = field(
+        "RFC 6962 consistency proof that the tree of previous_size entries is a prefix of this one, hex hashes.",
+        [_EXAMPLE_LEAF],
+        max_length=128,
+    )
+    leaf_hashes: list[Hex32] = field(
+        "Leaf hashes of the entries previous_size to size - 1, in order, hex; empty when there were too many "
+        "to send. Witnesses keep them as their reference copy of the log.",
+        [_EXAMPLE_LEAF],
+        default_factory=list,
+    )

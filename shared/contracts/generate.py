@@ -1,7 +1,13 @@
 """Writes the JSON Schema of every contract, so other implementations can validate what travels.
 
-    python -m shared.contracts.generate          # (re)write shared/contracts/schemas/v<major>/
-    python -m shared.contracts.generate --check  # exit 1 when the committed schemas are out of date
+    python -m shared.contracts.generate          # (re)write everything generated from the contracts (below)
+    python -m shared.contracts.generate --check  # exit 1 when anything committed is out of date
+    python -m shared.contracts.generate --schemas-only [--check]   # the JSON Schemas only
+
+Generated: the JSON Schemas (working copy shared/contracts/schemas/v<major>/), the frozen release
+shared/contracts/schemas/<SCHEMA_VERSION>/ when it does not exist yet (shared/contracts/versioning.py),
+docs/asyncapi.yaml (shared/contracts/asyncapi.py) and docs/openapi/<service>.json
+(shared/contracts/openapi.py). `make contracts` runs this, then the versioning check.
 
 The output is deterministic (sorted keys, indent 2, trailing newline): regenerating an unchanged
 contract leaves the files byte-for-byte identical, so a diff always means the contract changed.
@@ -18,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
+from shared.contracts.events import CheckpointPublished
 from shared.contracts.messages import Message, SubmitMessage
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -31,6 +38,7 @@ CONTRACTS: dict[str, tuple[str, Any]] = {
     "message_dispatched": ("MessageDispatched", MessageDispatched),
     "routing_decided": ("RoutingDecided", RoutingDecided),
     "hop_recorded": ("HopRecorded", HopRecorded),
+    "checkpoint_published": ("CheckpointPublished", CheckpointPublished),
 }
 
 
@@ -89,8 +97,9 @@ def write(directory: Path = SCHEMA_DIR) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.contracts.generate", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed schemas are out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if anything committed is out of date")
     parser.add_argument("--dir", type=Path, default=SCHEMA_DIR, help=f"schema directory (default {SCHEMA_DIR})")
+    parser.add_argument("--schemas-only", action="store_true", help="only the JSON Schemas (no release, AsyncAPI, OpenAPI)")
     args = parser.parse_args(argv)
     if args.check:
         problems = differences(args.dir)
@@ -100,12 +109,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {line}", file=sys.stderr)
             return 1
         print(f"contract schemas are up to date ({len(CONTRACTS)} files in {args.dir})")
-        return 0
+        if args.schemas_only:
+            return 0
+        from shared.contracts import asyncapi, openapi
+
+        failed = asyncapi.main(["--check"]) | openapi.main(["--check"])
+        return 1 if failed else 0
     changed = write(args.dir)
     for path in changed:
         print(f"updated {path}")
     print(f"{len(CONTRACTS)} contract schemas in {args.dir} ({len(changed)} changed)")
-    return 0
+    if args.schemas_only:
+        return 0
+    from shared.contracts import asyncapi, openapi, versioning
+
+    target, done = versioning.release()
+    for line in done:
+        print(line)
+    print(f"release {versioning.CURRENT}: {target}")
+    return asyncapi.main([]) | openapi.main([])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ _TAKE = """
 SELECT id, message_id, exchange, routing_key, type, correlation_id, priority, headers, body
 FROM outbox
 WHERE sent_at IS NULL AND next_attempt_at <= now()
-ORDER BY id
+ORDER BY priority DESC, id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """

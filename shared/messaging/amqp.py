@@ -1,21 +1,22 @@
 """aio-pika adapters: connection, topology declaration, confirmed mandatory publishing."""
 
 import aio_pika
-from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.topology import Topology, queue_arguments
 
 
-async def connect(url: str, *, name: str) -> AbstractRobustConnection:
-    return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+async def connect(url: str, *, name: str) -> AbstractConnection:
+    """A plain connection for short jobs (operators' commands, tests); services use BrokerSession."""
+    return await aio_pika.connect(url, client_properties={"connection_name": name})
 
 
-async def open_publishing_channel(connection: AbstractRobustConnection) -> AbstractRobustChannel:
-    return await connection.channel(publisher_confirms=True, on_return_raises=True)  # type: ignore[return-value]
+async def open_publishing_channel(connection: AbstractConnection) -> AbstractChannel:
+    return await connection.channel(publisher_confirms=True, on_return_raises=True)
 
 
-async def apply_topology(connection: AbstractRobustConnection, topology: Topology) -> None:
+async def apply_topology(connection: AbstractConnection, topology: Topology) -> None:
     async with connection.channel() as channel:
         for spec in topology.exchanges:
             await channel.declare_exchange(spec.name, spec.type, durable=True)
@@ -34,7 +35,7 @@ async def apply_topology(connection: AbstractRobustConnection, topology: Topolog
 class AioPikaPublisher:
     """Publishes with confirms; an unroutable message raises instead of vanishing."""
 
-    def __init__(self, channel: AbstractRobustChannel) -> None:
+    def __init__(self, channel: AbstractChannel) -> None:
         self._channel = channel
 
     async def publish(self, message: OutgoingMessage) -> None:

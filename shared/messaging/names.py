@@ -3,27 +3,51 @@
 HUB_ENRICHED = "pcms.hub.enriched"
 DELIVERY = "pcms.delivery"
 AUDIT = "pcms.audit"
+AUDIT_CHECKPOINTS = "pcms.audit.checkpoints"  # fanout: the hub audit's signed checkpoints to every witness
 QUARANTINE = "pcms.quarantine"
 DEAD_LETTER = "pcms.dlx"
 RETRY = "pcms.retry"
 RETRY_DELAYS_SECONDS = (1, 5, 30, 120, 600)
-HUB_ROUTING_QUEUE = "hub.routing"
+
+URGENT, ROUTINE, BULK = "urgent", "routine", "bulk"
+LANES = (URGENT, ROUTINE, BULK)
+"""Priority lanes: separate queues at every hop, so alerts and urgent requests overtake routine and bulk traffic."""
+
+
+def lane_of(kind: str, priority: str) -> str:
+    return URGENT if kind == "alert" or priority == URGENT else ROUTINE
 
 
 def platform_exchange(platform: str) -> str:
     return f"pcms.platform.{platform}"
 
 
-def hub_ingress_queue(platform: str) -> str:
-    return f"hub.ingress.{platform}"
+def hub_ingress_queue(platform: str, lane: str) -> str:
+    return f"hub.ingress.{platform}.{lane}"
 
 
-def inbox_queue(platform: str) -> str:
-    return f"inbox.{platform}"
+def hub_routing_queue(lane: str) -> str:
+    return f"hub.routing.{lane}"
+
+
+def inbox_queue(platform: str, lane: str) -> str:
+    return f"inbox.{platform}.{lane}"
+
+
+def delivery_key(platform: str, lane: str) -> str:
+    return f"{platform}.{lane}"
+
+
+def enriched_key(lane: str, kind: str) -> str:
+    return f"{lane}.{kind}"
 
 
 def audit_queue(platform: str) -> str:
     return f"audit.{platform}"
+
+
+def checkpoints_queue(platform: str) -> str:
+    return f"checkpoints.{platform}"
 
 
 def quarantine_queue(platform: str) -> str:
@@ -43,8 +67,8 @@ def delay_queue(seconds: int) -> str:
     return f"pcms.delay.{seconds}s"
 
 
-def message_key(kind: str, priority: str) -> str:
-    return f"message.{kind}.{priority}"
+def message_key(kind: str, priority: str, lane: str) -> str:
+    return f"message.{lane}.{kind}.{priority}"
 
 
 def audit_key(hop: str) -> str:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from shared.messaging.runtime import (
     ATTEMPT_HEADER,
@@ -48,7 +48,7 @@ def describe(message: AbstractIncomingMessage, queue: str) -> HeldMessage:
                        int(headers.get(ATTEMPT_HEADER, 0) or 0), headers, message.body)  # type: ignore[arg-type]
 
 
-async def count(connection: AbstractRobustConnection, queues: list[str]) -> dict[str, int]:
+async def count(connection: AbstractConnection, queues: list[str]) -> dict[str, int]:
     counts = {}
     async with connection.channel() as channel:
         for name in queues:
@@ -57,7 +57,7 @@ async def count(connection: AbstractRobustConnection, queues: list[str]) -> dict
     return counts
 
 
-async def peek(connection: AbstractRobustConnection, queue_name: str, limit: int) -> list[HeldMessage]:
+async def peek(connection: AbstractConnection, queue_name: str, limit: int) -> list[HeldMessage]:
     async with connection.channel() as channel:
         queue = await channel.get_queue(queue_name, ensure=False)
         taken: list[AbstractIncomingMessage] = []
@@ -69,7 +69,7 @@ async def peek(connection: AbstractRobustConnection, queue_name: str, limit: int
         return held
 
 
-async def replay(connection: AbstractRobustConnection, queue_name: str, *, limit: int,
+async def replay(connection: AbstractConnection, queue_name: str, *, limit: int,
                  message_id: str | None = None) -> list[HeldMessage]:
     """Sends held messages back to the queue they came from, so they are parsed and validated again."""
     replayed: list[HeldMessage] = []
@@ -97,7 +97,7 @@ async def replay(connection: AbstractRobustConnection, queue_name: str, *, limit
     return replayed
 
 
-async def purge(connection: AbstractRobustConnection, queue_name: str) -> int:
+async def purge(connection: AbstractConnection, queue_name: str) -> int:
     async with connection.channel() as channel:
         queue = await channel.get_queue(queue_name, ensure=False)
         result = await queue.purge()

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from shared.contracts.identity import correlation_of, event_id
 from shared.contracts.registry import wire_name
+from shared.contracts.versioning import SCHEMA_VERSION, VERSION_HEADER
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,4 +32,5 @@ def outgoing(model: BaseModel, *, exchange: str, routing_key: str, priority: int
         message_id=str(event_id(model)),
         correlation_id=str(correlation) if correlation else None,
         priority=priority,
+        headers={VERSION_HEADER: SCHEMA_VERSION},
     )

@@ -13,12 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts.events import Hop, HopRecorded
@@ -82,7 +82,7 @@ def id_of_unreadable(message: AbstractIncomingMessage) -> UUID:
 
 class Consumer:
     def __init__(
-        self, channel: AbstractRobustChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget
+        self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget
     ) -> None:
         self._channel = channel
         self._publisher = publisher
@@ -101,7 +101,7 @@ class Consumer:
         ):
             async with message.process(requeue=False):
                 try:
-                    model = parse(message.type, message.body)
+                    model = parse(message.type, message.body, message.headers)
                     handler = self._subscription.handlers[message.type or ""]
                 except (ValidationError, UnknownWireType, KeyError, ValueError) as error:
                     reason = quarantine_reason(error)
@@ -164,8 +164,12 @@ class Consumer:
         )
 
 
+class ChannelSource(Protocol):
+    async def channel(self, **options: bool) -> AbstractChannel: ...
+
+
 async def start_consumers(
-    connection: AbstractRobustConnection,
+    source: ChannelSource,
     publisher: Publisher,
     subscriptions: list[Subscription],
     target: QuarantineTarget,
@@ -174,9 +178,9 @@ async def start_consumers(
 ) -> list[Consumer]:
     consumers = []
     for subscription in subscriptions:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        channel = await source.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=prefetch)
-        consumer = Consumer(channel, publisher, subscription, target)  # type: ignore[arg-type]
+        consumer = Consumer(channel, publisher, subscription, target)
         await consumer.start()
         consumers.append(consumer)
     return consumers

@@ -1,12 +1,15 @@
 """The broker topology, declared in code and idempotent.
 
-    platform P intake ──> pcms.platform.P ──message.#──> hub.ingress.P ──> enrichment
-                                 │ audit.#                                   │
-                                 ├──────────> audit.P (P's own audit)        v
-                                 └──(e2e)──> pcms.audit <── hub services   pcms.hub.enriched ──> hub.routing ──> routing
-                                                 │ #                                                           │
-                                                 v                                                             v
-                                             audit.HUB                         pcms.delivery ──P──> inbox.P ──> P intake
+    platform P intake ──> pcms.platform.P ──message.<lane>.#──> hub.ingress.P.<lane> ──> enrichment
+                                 │ audit.#                                               │
+                                 ├──────────> audit.P (P's own audit)                    v
+                                 └──(e2e)──> pcms.audit <── hub services   pcms.hub.enriched ──<lane>.#──> hub.routing.<lane>
+                                                 │ #                                                             │ routing
+                                                 v                                                               v
+                                             audit.HUB                     pcms.delivery ──P.<lane>──> inbox.P.<lane> ──> P intake
+
+Every hop has one queue per lane (urgent, routine, bulk), consumed side by side, so an alert never
+waits behind routine or bulk traffic.
 
 Every consuming queue is a bounded quorum queue (max-length with reject-publish, so publishers
 are refused rather than messages dropped) that dead-letters at-least-once to pcms.dlx -> <queue>.dlq,
@@ -63,14 +66,15 @@ def federation_topology(federation: Federation) -> Topology:
             ExchangeSpec(names.HUB_ENRICHED),
             ExchangeSpec(names.DELIVERY, "direct"),
             ExchangeSpec(names.AUDIT),
+            ExchangeSpec(names.AUDIT_CHECKPOINTS, "fanout"),
             ExchangeSpec(names.QUARANTINE),
             ExchangeSpec(names.DEAD_LETTER, "direct"),
             ExchangeSpec(names.RETRY, "direct"),
             *(ExchangeSpec(names.delay_exchange(s), "fanout") for s in names.RETRY_DELAYS_SECONDS),
         ],
-        queues=[QueueSpec(names.HUB_ROUTING_QUEUE), QueueSpec(names.audit_queue(hub))],
+        queues=[*(QueueSpec(names.hub_routing_queue(lane)) for lane in names.LANES), QueueSpec(names.audit_queue(hub))],
         bindings=[
-            BindingSpec(names.HUB_ENRICHED, names.HUB_ROUTING_QUEUE, "#"),
+            *(BindingSpec(names.HUB_ENRICHED, names.hub_routing_queue(lane), f"{lane}.#") for lane in names.LANES),
             BindingSpec(names.AUDIT, names.audit_queue(hub), "#"),
         ],
     )
@@ -78,20 +82,22 @@ def federation_topology(federation: Federation) -> Topology:
         code = platform.code
         exchange = names.platform_exchange(code)
         topo.exchanges.append(ExchangeSpec(exchange))
-        topo.queues.extend([
-            QueueSpec(names.hub_ingress_queue(code)),
-            QueueSpec(names.inbox_queue(code)),
-            QueueSpec(names.quarantine_queue(code), dead_letter=False),
-        ])
+        for lane in names.LANES:
+            topo.queues.extend([QueueSpec(names.hub_ingress_queue(code, lane)), QueueSpec(names.inbox_queue(code, lane))])
+            topo.bindings.extend([
+                BindingSpec(exchange, names.hub_ingress_queue(code, lane), f"message.{lane}.#"),
+                BindingSpec(names.DELIVERY, names.inbox_queue(code, lane), names.delivery_key(code, lane)),
+            ])
+        topo.queues.append(QueueSpec(names.quarantine_queue(code), dead_letter=False))
         topo.bindings.extend([
-            BindingSpec(exchange, names.hub_ingress_queue(code), "message.#"),
             BindingSpec(exchange, names.AUDIT, "audit.#", destination_is_exchange=True),
-            BindingSpec(names.DELIVERY, names.inbox_queue(code), code),
             BindingSpec(names.QUARANTINE, names.quarantine_queue(code), f"{code}.#"),
         ])
         if code != hub:
             topo.queues.append(QueueSpec(names.audit_queue(code)))
             topo.bindings.append(BindingSpec(exchange, names.audit_queue(code), "audit.#"))
+            topo.queues.append(QueueSpec(names.checkpoints_queue(code)))
+            topo.bindings.append(BindingSpec(names.AUDIT_CHECKPOINTS, names.checkpoints_queue(code), ""))
     for queue in [q for q in topo.queues if q.dead_letter]:
         topo.queues.append(QueueSpec(names.dead_letter_queue(queue.name), dead_letter=False))
         topo.bindings.append(BindingSpec(names.DEAD_LETTER, names.dead_letter_queue(queue.name), queue.name))

@@ -132,7 +132,7 @@ async def test_a_malformed_broker_message_is_quarantined_and_audited_without_blo
         channel = await connection.channel()
         exchange = await channel.get_exchange(names.platform_exchange("NE"))
         await exchange.publish(aio_pika.Message(b'{"kind": "alert", "body": "not a body"}', type=MESSAGE,
-                                                message_id=bad_id), routing_key="message.alert.urgent")
+                                                message_id=bad_id), routing_key="message.urgent.alert.urgent")
         queue = await channel.get_queue(names.quarantine_queue("HUB"), ensure=False)
 
         async def quarantined():

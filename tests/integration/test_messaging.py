@@ -45,10 +45,13 @@ async def test_topology_declares_quorum_queues_that_dead_letter_and_can_be_appli
     vhost = amqp_url.rsplit("/", 1)[1]
     async with httpx.AsyncClient(base_url=broker.management_url, auth=(broker.user, broker.password)) as api:
         queues = {q["name"]: q for q in (await api.get(f"/api/queues/{vhost}")).json()}
-    assert queues["inbox.ML"]["arguments"]["x-queue-type"] == "quorum"
-    assert queues["inbox.ML"]["arguments"]["x-dead-letter-exchange"] == names.DEAD_LETTER
-    assert "inbox.ML.dlq" in queues
-    assert "inbox.BF" not in queues and "hub.ingress.TD" not in queues
+    for lane in names.LANES:
+        inbox = queues[names.inbox_queue("ML", lane)]
+        assert inbox["arguments"]["x-queue-type"] == "quorum"
+        assert inbox["arguments"]["x-dead-letter-exchange"] == names.DEAD_LETTER
+        assert inbox["arguments"]["x-overflow"] == "reject-publish"
+        assert names.dead_letter_queue(inbox["name"]) in queues
+    assert not any(name.startswith(("inbox.BF", "hub.ingress.TD")) for name in queues)
 
 
 async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(pool, broker_connection):
@@ -85,15 +88,15 @@ async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_re
         handled.append(model)
 
     target = QuarantineTarget("HUB", "enrichment", names.AUDIT)
-    await start_consumers(broker_connection, publisher, [Subscription(names.hub_ingress_queue("NE"), {MESSAGE: handler})],
+    await start_consumers(broker_connection, publisher, [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: handler})],
                           target, prefetch=10)
     channel = await broker_connection.channel()
     exchange = await channel.get_exchange(names.platform_exchange("NE"))
     await exchange.publish(aio_pika.Message(b'{"kind": "alert", "body": {}}', type=MESSAGE, message_id=str(uuid4())),
-                           routing_key="message.alert.urgent")
+                           routing_key="message.urgent.alert.urgent")
     quarantined = await get_one(channel, names.quarantine_queue("HUB"))
     assert "origin: Field required" in quarantined.headers["x-quarantine-reason"]
-    assert quarantined.headers["x-quarantine-queue"] == "hub.ingress.NE"
+    assert quarantined.headers["x-quarantine-queue"] == "hub.ingress.NE.urgent"
     recorded = parse(HOP_RECORDED, (await get_one(channel, names.audit_queue("HUB"))).body)
     assert recorded.hop == "quarantined" and str(recorded.message_id) == quarantined.message_id
     assert handled == []

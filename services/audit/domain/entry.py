@@ -15,6 +15,15 @@ lets the verifier recognise an entry that was moved rather than edited.
 Canonical JSON: keys sorted, no whitespace, UTF-8 without escaping, no NaN or
 Infinity; datetimes as ISO-8601 UTC with microseconds and a "Z" suffix.
 Strings are hashed exactly as given (no Unicode normalisation).
+
+Entries recorded by the audit service also carry the id of the HopRecorded
+event and the kind of the message; when `event_id` is set, both "event_id"
+and "kind" (possibly null) are part of the hashed content. Entries without
+an event id hash exactly as before, so older digests stay valid.
+
+`content_text` builds the same canonical text straight from stored column
+values (the detail already as canonical JSON text), for verifying millions
+of rows without building an AuditEntry per row.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 _encoder = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=True
 )
+_encode_string = json.encoder.py_encode_basestring if json.encoder.c_encode_basestring is None else json.encoder.c_encode_basestring
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,8 @@ class AuditEntry:
     actor: str | None
     at: datetime
     detail: dict[str, Any] = field(default_factory=dict, hash=False)
+    event_id: str | None = None
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         _check_seq(self.seq)
@@ -84,18 +96,57 @@ def canonical_time(at: datetime) -> str:
 
 def canonical_bytes(entry: AuditEntry) -> bytes:
     """The entry's content (all fields except seq) as canonical JSON."""
-    return canonical_json(
-        {
-            "actor": entry.actor,
-            "at": canonical_time(entry.at),
-            "correlation_id": entry.correlation_id,
-            "detail": entry.detail,
-            "hop": entry.hop,
-            "message_id": entry.message_id,
-            "platform": entry.platform,
-            "service": entry.service,
-        }
-    )
+    content = {
+        "actor": entry.actor,
+        "at": canonical_time(entry.at),
+        "correlation_id": entry.correlation_id,
+        "detail": entry.detail,
+        "hop": entry.hop,
+        "message_id": entry.message_id,
+        "platform": entry.platform,
+        "service": entry.service,
+    }
+    if entry.event_id is not None:
+        content |= {"event_id": entry.event_id, "kind": entry.kind}
+    return canonical_json(content)
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
+
+
+def content_text(
+    *,
+    event_id: str,
+    kind: str | None,
+    message_id: str,
+    correlation_id: str | None,
+    hop: str,
+    platform: str,
+    service: str,
+    actor: str | None,
+    at_text: str,
+    detail_text: str,
+) -> str:
+    """canonical_bytes(entry).decode() for an entry with an event id, from stored values.
+
+    `at_text` must be canonical_time(at) and `detail_text` canonical_json(detail); for such
+    inputs the result is identical to canonical_bytes, which the integration tests check.
+    """
+    enc = _encode_string
+    return "".join((
+        '{"actor":', "null" if actor is None else enc(actor),
+        ',"at":', enc(at_text),
+        ',"correlation_id":', "null" if correlation_id is None else enc(correlation_id),
+        ',"detail":', detail_text,
+        ',"event_id":', enc(event_id),
+        ',"hop":', enc(hop),
+        ',"kind":', "null" if kind is None else enc(kind),
+        ',"message_id":', enc(message_id),
+        ',"platform":', enc(platform),
+        ',"service":', enc(service),
+        "}",
+    ))
 
 
 def content_sha256(entry: AuditEntry | PurgedEntry) -> str:

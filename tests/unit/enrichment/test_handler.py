@@ -14,6 +14,7 @@ from shared.federation import Federation
 from shared.messaging import names
 from shared.messaging.errors import MessageRejected
 from shared.messaging.fakes import FakeUnitOfWork
+from services.enrichment.domain.regional import RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
 from services.enrichment.handlers import CONSUMER, when_message_published_enrich_it
 
@@ -45,12 +46,15 @@ def alert(*, message_id: UUID = FIRST_ID, origin: str = "NE", entities: dict[str
 
 
 def new_uow(index: InMemoryRegionalIndex | None = None) -> FakeUnitOfWork[InMemoryRegionalIndex]:
-    return FakeUnitOfWork(index or InMemoryRegionalIndex())
+    uow = FakeUnitOfWork(index or InMemoryRegionalIndex())
+    uow.matcher = RegionalMatcher()  # type: ignore[attr-defined]  # the process-wide in-memory index, one per test
+    return uow
 
 
-async def enrich(uow: FakeUnitOfWork[Any], message: Message, *, ingress: str | None = None) -> None:
-    await when_message_published_enrich_it(message, uow=uow, ingress_platform=ingress or message.origin,
-                                           federation=federation(), clock=clock)
+async def enrich(uow: FakeUnitOfWork[Any], message: Message, *, ingress: str | None = None) -> Any:
+    return await when_message_published_enrich_it(message, uow=uow, matcher=uow.matcher,  # type: ignore[attr-defined]
+                                                  ingress_platform=ingress or message.origin, federation=federation(),
+                                                  clock=clock)
 
 
 def enriched_events(uow: FakeUnitOfWork[Any]) -> list[MessageEnriched]:
@@ -69,13 +73,13 @@ async def test_a_message_whose_origin_is_not_the_ingress_platform_is_rejected() 
     assert (uow.published, uow.claims, uow.commits, uow.store.rows) == ([], set(), 0, [])
 
 
-async def test_an_enriched_message_is_published_to_the_hub_enriched_exchange_by_kind_and_priority() -> None:
+async def test_an_enriched_message_is_published_to_the_hub_enriched_exchange_in_its_lane_by_kind() -> None:
     uow = new_uow()
     message = alert(priority="urgent", entities={"documents": [PASSPORT], "phones": [{"number": "90 12 34 56"}]})
     await enrich(uow, message)
 
     [row] = [row for row in uow.published if row.type == MESSAGE_ENRICHED]
-    assert (row.exchange, row.routing_key) == (names.HUB_ENRICHED, "alert.urgent")
+    assert (row.exchange, row.routing_key) == (names.HUB_ENRICHED, names.enriched_key(names.ROUTINE, "alert"))
     assert row.message_id == str(derived_id(FIRST_ID, "enriched"))
     event = parse(row.type, row.body)
     assert isinstance(event, MessageEnriched)
@@ -116,7 +120,7 @@ async def test_a_document_indexed_from_another_platform_is_a_hit() -> None:
     [hit] = second.enrichment.hits
     assert (hit.entity_type, hit.position, hit.key, hit.matched_message_id, hit.matched_platform) == (
         "person", 0, "doc:passport:MR:B0987654", FIRST_ID, "NE")
-    assert (hit.score, hit.outcome) == (1.0, "hit")
+    assert (hit.score, hit.outcome, hit.explanation) == (1.0, "hit", ["passport number identical (MR B0987654)"])
 
 
 async def test_a_phone_indexed_from_another_platform_is_a_hit_whatever_its_format() -> None:
@@ -129,13 +133,15 @@ async def test_a_phone_indexed_from_another_platform_is_a_hit_whatever_its_forma
         "phone", "phone:+22790123456", FIRST_ID, "NE", "hit")
 
 
-async def test_the_same_full_name_from_another_platform_is_for_review_not_a_hit() -> None:
+async def test_the_same_full_name_from_another_platform_is_a_scored_name_match() -> None:
     uow = new_uow()
     await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"persons": [{"names": ["Mohamed Ould Ahmed"]}]}))
     await enrich(uow, alert(message_id=SECOND_ID, origin="MR", entities={"persons": [{"names": ["Mohamed Ould Ahmed"]}]}))
 
     [hit] = enriched_events(uow)[1].enrichment.hits
-    assert (hit.key, hit.outcome, hit.score, hit.matched_platform) == ("name:mohamed ould ahmed", "review", 0.7, "NE")
+    assert (hit.key, hit.outcome, hit.matched_message_id, hit.matched_platform) == (
+        "name:mohamed ould ahmed", "hit", FIRST_ID, "NE")
+    assert hit.explanation[0] == "names 1.00"
 
 
 async def test_different_identifiers_are_no_hit() -> None:
@@ -178,3 +184,103 @@ async def test_a_failing_enrichment_commits_nothing_and_a_redelivery_is_enriched
     uow.store = InMemoryRegionalIndex()
     await enrich(uow, message)
     assert [row.type for row in uow.published] == [MESSAGE_ENRICHED, HOP_RECORDED]
+
+
+# ---- scored matching against the in-memory regional index --------------------------------------------
+
+THIRD_ID = UUID("00000000-0000-4000-8000-000000000003")
+WANTED_LATIN = {"persons": [{"names": ["Mohamed Ould Ahmed"], "birth_date": "1985", "nationality": "MR"}]}
+
+
+def report(*, message_id: UUID, origin: str, entities: dict[str, Any]) -> Message:
+    data = {"kind": "report", "submitted_by": "gendarmerie", "evaluation": {"source": "A", "information": "1"},
+            "body": {"crime_category": "terrorism", "summary": "Contrôle.", "entities": entities}}
+    return stamp(SUBMIT_ADAPTER.validate_python(data), message_id=message_id, origin=origin, created_at=NOW)
+
+
+async def test_a_person_reported_in_arabic_script_hits_an_alert_in_latin_script_from_another_state() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities=WANTED_LATIN))
+    await enrich(uow, report(message_id=SECOND_ID, origin="ML",
+                             entities={"persons": [{"names": ["محمد ولد أحمد"], "birth_date": "1985"}]}))
+
+    [hit] = enriched_events(uow)[1].enrichment.hits
+    assert (hit.entity_type, hit.position, hit.matched_message_id, hit.matched_platform, hit.outcome) == (
+        "person", 0, FIRST_ID, "NE", "hit")
+    assert hit.score >= 0.82
+    assert any("across scripts" in line for line in hit.explanation), hit.explanation
+    assert "birth year identical" in hit.explanation
+    assert hit.key.startswith("name:")
+
+
+async def test_a_namesake_born_decades_apart_is_not_a_hit() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities=WANTED_LATIN))
+    await enrich(uow, report(message_id=SECOND_ID, origin="ML",
+                             entities={"persons": [{"names": ["محمد ولد أحمد"], "birth_date": "1950"}]}))
+
+    assert all(hit.outcome != "hit" for hit in enriched_events(uow)[1].enrichment.hits)
+
+
+async def test_an_unrelated_person_has_no_hit_and_hits_are_never_no_hit() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities=WANTED_LATIN))
+    await enrich(uow, report(message_id=SECOND_ID, origin="ML", entities={"persons": [{"names": ["Zakaria Sanogo"]}]}))
+    await enrich(uow, report(message_id=THIRD_ID, origin="MR", entities={"persons": [{"names": ["Mohamed Ould Ahmad"]}]}))
+
+    events = enriched_events(uow)
+    assert events[1].enrichment.hits == []
+    assert events[2].enrichment.hits and {h.outcome for h in events[2].enrichment.hits} <= {"hit", "review"}
+
+
+async def test_a_plate_whose_state_is_unknown_on_one_side_is_for_review() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE",
+                            entities={"vehicles": [{"plate": "AB-1234", "plate_country": "NE"}]}))
+    await enrich(uow, report(message_id=SECOND_ID, origin="ML", entities={"vehicles": [{"plate": "ab 1234"}]}))
+
+    [hit] = enriched_events(uow)[1].enrichment.hits
+    assert (hit.entity_type, hit.outcome, hit.matched_platform) == ("vehicle", "review", "NE")
+    assert "state unknown" in hit.explanation[0]
+
+
+async def test_a_shared_identifier_and_a_name_match_on_the_same_record_make_one_hit() -> None:
+    uow = new_uow()
+    await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"persons": [
+        {"names": ["Mohamed Ould Ahmed"], "documents": [PASSPORT]}]}))
+    await enrich(uow, report(message_id=SECOND_ID, origin="ML", entities={"persons": [
+        {"names": ["محمد ولد أحمد"], "documents": [PASSPORT]}]}))
+
+    [hit] = enriched_events(uow)[1].enrichment.hits
+    assert (hit.outcome, hit.score, hit.matched_message_id) == ("hit", 1.0, FIRST_ID)
+
+
+async def test_the_in_memory_index_is_fed_once_after_the_commit() -> None:
+    uow = new_uow()
+    message = alert(entities=WANTED_LATIN | {"phones": [{"number": "90 12 34 56"}]})
+    await enrich(uow, message)
+    assert (len(uow.matcher), uow.matcher.messages) == (2, 1)
+
+    assert await enrich(uow, message) == "duplicate"
+    assert (len(uow.matcher), uow.matcher.messages) == (2, 1)
+
+
+async def test_a_failed_commit_leaves_the_in_memory_index_untouched() -> None:
+    uow = new_uow(FailingIndex())
+    message = alert(entities=WANTED_LATIN)
+    with pytest.raises(RuntimeError):
+        await enrich(uow, message)
+    assert len(uow.matcher) == 0
+
+    uow.store = InMemoryRegionalIndex()
+    await enrich(uow, message)
+    assert len(uow.matcher) == 1
+
+
+async def test_a_message_does_not_hit_itself_when_the_index_already_holds_it() -> None:
+    uow = new_uow()
+    message = alert(entities=WANTED_LATIN)
+    uow.matcher.add_message(FIRST_ID, "NE", [("person", 0, {"names": [{"text": "Mohamed Ould Ahmed"}],
+                                                            "birth_date": "1985"})])
+    await enrich(uow, message)
+    assert enriched_events(uow)[0].enrichment.hits == []

@@ -110,7 +110,7 @@ async def test_a_submitted_message_is_stamped_recorded_and_published_on_the_plat
         ALERT_ID, "NE", NOW, ALERT_ID)
     assert uow.store.sent == {ALERT_ID: message}
     [row] = [row for row in uow.published if row.type == MESSAGE]
-    assert (row.exchange, row.routing_key, row.message_id) == ("pcms.platform.NE", "message.alert.urgent", str(ALERT_ID))
+    assert (row.exchange, row.routing_key, row.message_id) == ("pcms.platform.NE", "message.urgent.alert.urgent", str(ALERT_ID))
     assert parse(row.type, row.body) == message
 
 
@@ -154,7 +154,7 @@ async def test_a_delivered_alert_is_automatically_acknowledged_as_received_to_it
 
     [row] = [row for row in uow.published if row.type == MESSAGE]
     assert (row.exchange, row.routing_key, row.message_id) == (
-        "pcms.platform.ML", "message.acknowledgement.urgent", str(receipt_id))
+        "pcms.platform.ML", "message.urgent.acknowledgement.urgent", str(receipt_id))
     receipt = parse(row.type, row.body)
     assert (receipt.kind, receipt.origin, receipt.recipients, receipt.in_reply_to) == (
         "acknowledgement", "ML", ["NE"], ALERT_ID)
@@ -297,7 +297,7 @@ async def test_acknowledging_an_inbox_message_sends_the_acknowledgement_to_its_o
         UUID(int=0x200), "ML", ["NE"], ALERT_ID, NationalService.GENDARMERIE)
     assert ack.body.state is AcknowledgementState.ACTIONED
     [row] = [row for row in uow.published if row.type == MESSAGE]
-    assert (row.exchange, row.routing_key) == ("pcms.platform.ML", "message.acknowledgement.routine")
+    assert (row.exchange, row.routing_key) == ("pcms.platform.ML", "message.routine.acknowledgement.routine")
     acknowledged = [hop for hop in parsed(uow.published, HOP_RECORDED) if hop.hop == "acknowledged"]
     assert [(h.message_id, h.actor, h.detail["state"]) for h in acknowledged] == [(ALERT_ID, "officer.ml.7", "actioned")]
     assert acknowledged[0].event_id == hop_event_id(ALERT_ID, "acknowledged", "ML", "actioned")
@@ -317,7 +317,7 @@ async def test_refusing_an_inbox_message_without_a_reason_is_rejected_and_commit
 
 def test_published_hop_records_a_published_hop_for_a_message_row() -> None:
     message = alert_from("NE", priority="urgent")
-    row = outgoing(message, exchange="pcms.platform.NE", routing_key="message.alert.urgent")
+    row = outgoing(message, exchange="pcms.platform.NE", routing_key="message.urgent.alert.urgent")
 
     [follow_up] = published_hop("NE", clock)(row)
 
@@ -328,7 +328,7 @@ def test_published_hop_records_a_published_hop_for_a_message_row() -> None:
     assert (hop.hop, hop.message_id, hop.correlation_id, hop.kind, hop.platform, hop.service, hop.at) == (
         "published", ALERT_ID, ALERT_ID, "alert", "NE", "relay", NOW)
     assert hop.event_id == hop_event_id(ALERT_ID, "published", "NE")
-    assert hop.detail == {"exchange": "pcms.platform.NE", "routing_key": "message.alert.urgent"}
+    assert hop.detail == {"exchange": "pcms.platform.NE", "routing_key": "message.urgent.alert.urgent"}
 
 
 async def test_published_hop_records_nothing_for_other_rows() -> None:

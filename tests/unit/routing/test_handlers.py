@@ -79,14 +79,14 @@ async def test_an_alert_is_dispatched_to_each_active_member_and_the_hub_on_the_d
 
     dispatched = of_type(uow.published, MESSAGE_DISPATCHED)
     assert [(row.exchange, row.routing_key) for row in dispatched] == [
-        (names.DELIVERY, code) for code in ("MR", "ML", "BF", "TD", "HUB")]
+        (names.DELIVERY, names.delivery_key(code, names.ROUTINE)) for code in ("MR", "ML", "BF", "TD", "HUB")]
     for row in dispatched:
         copy = parse(row.type, row.body)
         assert isinstance(copy, MessageDispatched)
         assert (copy.recipient, copy.rule, copy.hits, copy.dispatched_at) == (
-            row.routing_key, "alert-to-all-active-members", [HIT], NOW)
+            recipient_of(row), "alert-to-all-active-members", [HIT], NOW)
         assert copy.message == message("alert")
-        assert row.message_id == str(derived_id(ALERT_ID, f"dispatched:{row.routing_key}"))
+        assert row.message_id == str(derived_id(ALERT_ID, f"dispatched:{recipient_of(row)}"))
         assert row.correlation_id == str(ALERT_ID)
 
 
@@ -95,7 +95,7 @@ async def test_the_origin_is_told_the_routing_decision_on_its_delivery_queue() -
     await route(uow, enriched(message("alert")), federation(BF="withdrawn"))
 
     [row] = of_type(uow.published, ROUTING_DECIDED)
-    assert (row.exchange, row.routing_key) == (names.DELIVERY, "NE")
+    assert (row.exchange, row.routing_key) == (names.DELIVERY, names.delivery_key("NE", names.ROUTINE))
     notice = parse(row.type, row.body)
     assert isinstance(notice, RoutingDecided)
     assert notice.recipients == ["MR", "ML", "TD", "HUB"]
@@ -160,7 +160,7 @@ async def test_an_rfi_response_is_dispatched_to_the_origin_of_the_rfi_and_the_hu
                        recipients=["TD"])
     await route(uow, enriched(response))
 
-    assert [row.routing_key for row in of_type(uow.published, MESSAGE_DISPATCHED)] == ["NE", "HUB"]
+    assert [recipient_of(row) for row in of_type(uow.published, MESSAGE_DISPATCHED)] == ["NE", "HUB"]
     assert uow.store.decisions[RESPONSE_ID][1].rule == "reply-to-originator"
 
 
@@ -173,7 +173,7 @@ async def test_an_acknowledgement_is_dispatched_to_the_origin_of_the_acknowledge
                   recipients=["NE"])
     await route(uow, enriched(ack))
 
-    assert [row.routing_key for row in of_type(uow.published, MESSAGE_DISPATCHED)] == ["NE"]
+    assert [recipient_of(row) for row in of_type(uow.published, MESSAGE_DISPATCHED)] == ["NE"]
 
 
 async def test_a_reply_to_a_message_the_hub_never_routed_is_dispatched_nowhere() -> None:
@@ -184,7 +184,7 @@ async def test_a_reply_to_a_message_the_hub_never_routed_is_dispatched_nowhere()
 
     assert of_type(uow.published, MESSAGE_DISPATCHED) == []
     [row] = of_type(uow.published, ROUTING_DECIDED)
-    assert row.routing_key == "ML"
+    assert row.routing_key == names.delivery_key("ML", names.ROUTINE)
     assert parse(row.type, row.body).rule == "reply-to-unknown-message"
 
 
@@ -205,3 +205,7 @@ async def test_a_message_from_an_unknown_origin_is_dispatched_nowhere() -> None:
 
     assert [row.type for row in uow.published] == [HOP_RECORDED]
     assert uow.store.decisions[ALERT_ID][1].rule == "origin-unknown"
+
+
+def recipient_of(row) -> str:
+    return row.routing_key.split(".")[0]

@@ -1,0 +1,118 @@
+"""One broker connection per process, rebuilt whole after any loss.
+
+aio-pika's robust connection reconnects but, after a broker restart, can come back without its
+consumers or with publishers that wait forever. This session instead treats a lost connection (or a
+consumer channel closed by the broker) as the end of that connection: it reconnects with backoff,
+declares the topology again, reopens the publishing channel and starts every consumer again.
+Deliveries taken before the loss are never acked on the new connection: each message is acked on
+the channel it came from, or the broker redelivers it.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractConnection
+
+from shared.messaging.outgoing import OutgoingMessage
+
+log = structlog.get_logger("broker")
+
+OnConnected = Callable[[AbstractConnection], Awaitable[None]]
+
+
+class BrokerUnavailable(ConnectionError):
+    pass
+
+
+class BrokerSession:
+    def __init__(self, url: str, *, name: str, publish_timeout: float = 30.0, max_backoff: float = 10.0) -> None:
+        self._url = url
+        self._name = name
+        self._publish_timeout = publish_timeout
+        self._max_backoff = max_backoff
+        self._on_connected: list[OnConnected] = []
+        self._connection: AbstractConnection | None = None
+        self._publishing: AbstractChannel | None = None
+        self._lost = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.connections_made = 0
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connected.is_set()
+
+    async def when_connected(self, setup: OnConnected) -> None:
+        """Runs setup on every connection from now on, and on the current one if there is one."""
+        self._on_connected.append(setup)
+        if self._connection is not None and self.is_connected:
+            await setup(self._connection)
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._connect()
+                failures = 0
+                await self._lost.wait()
+                log.warning("broker_connection_lost")
+            except asyncio.CancelledError:
+                await self._close()
+                raise
+            except Exception as error:
+                failures += 1
+                log.warning("broker_connect_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
+            await self._close()
+            await asyncio.sleep(min(0.5 * 2 ** min(failures, 6), self._max_backoff))
+
+    async def _connect(self) -> None:
+        self._lost.clear()
+        connection = await aio_pika.connect(self._url, client_properties={"connection_name": self._name})
+        self._connection = connection
+        connection.close_callbacks.add(lambda *_: self._lost.set())
+        self._publishing = await self.channel(publisher_confirms=True, on_return_raises=True)
+        for setup in self._on_connected:
+            await setup(connection)
+        self.connections_made += 1
+        self.connected.set()
+        log.info("broker_connected", connections_made=self.connections_made)
+
+    async def channel(self, **options: bool) -> AbstractChannel:
+        """A channel whose unexpected close ends the connection, so everything is rebuilt together."""
+        assert self._connection is not None
+        channel = await self._connection.channel(**options)
+        channel.close_callbacks.add(lambda _, error: self._lost.set() if error is not None else None)
+        return channel
+
+    async def _close(self) -> None:
+        self.connected.clear()
+        connection, self._connection, self._publishing = self._connection, None, None
+        if connection is not None and not connection.is_closed:
+            try:
+                await asyncio.wait_for(connection.close(), timeout=5)
+            except Exception:
+                pass
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        channel = self._publishing
+        if channel is None or channel.is_closed or not self.is_connected:
+            raise BrokerUnavailable("not connected to the broker")
+        exchange = await channel.get_exchange(message.exchange, ensure=False)
+        await asyncio.wait_for(
+            exchange.publish(
+                aio_pika.Message(
+                    body=message.body,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    type=message.type,
+                    headers=dict(message.headers),
+                    priority=message.priority,
+                ),
+                routing_key=message.routing_key,
+                mandatory=True,
+            ),
+            timeout=self._publish_timeout,
+        )

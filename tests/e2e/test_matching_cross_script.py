@@ -1,0 +1,63 @@
+"""Issue 3 end to end: a report in Arabic script hits a Latin-script alert of another state at the hub."""
+
+import httpx
+import pytest
+
+from services.enrichment.settings import EnrichmentSettings
+from tests.e2e.test_exchange import eventually
+
+pytestmark = pytest.mark.e2e
+
+ALERT = {
+    "kind": "alert", "submitted_by": "police", "priority": "urgent",
+    "evaluation": {"source": "B", "information": "2"},
+    "body": {"alert_type": "wanted_person", "summary": "Recherché pour attaque armée.",
+             "entities": {"persons": [{"names": ["Mohamed Ould Ahmed"], "birth_date": "1985", "nationality": "MR"}]}},
+}
+REPORT = {
+    "kind": "report", "submitted_by": "gendarmerie", "language": "ar",
+    "evaluation": {"source": "B", "information": "3"},
+    "body": {"crime_category": "terrorism", "summary": "شخص مشبوه عند نقطة تفتيش غاو.",
+             "entities": {"persons": [{"names": ["محمد ولد أحمد"], "birth_date": "1985"}]}},
+}
+
+
+def matching_api(fed) -> httpx.Client:
+    port = fed.federation.hub.api_port + EnrichmentSettings.model_fields["api_port_offset"].default
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+
+def test_an_arabic_script_report_hits_a_latin_script_alert_and_the_index_answers_arabic_queries(running_federation):
+    fed = running_federation
+    with fed.api("NE") as ne, fed.api("ML") as ml, fed.api("HUB") as hub, matching_api(fed) as matching:
+        assert matching.get("/healthz").json()["index"]["state"] == "ready"
+        accepted = ne.post("/v1/messages", json=ALERT)
+        assert accepted.status_code == 202, accepted.text
+        alert_id = accepted.json()["message_id"]
+        eventually(lambda: any(i["message_id"] == alert_id for i in hub.get("/v1/inbox").json()["items"]),
+                   what="the alert at the hub")
+
+        accepted = ml.post("/v1/messages", json=REPORT)
+        assert accepted.status_code == 202, accepted.text
+        report_id = accepted.json()["message_id"]
+        item = eventually(lambda: next((i for i in hub.get("/v1/inbox").json()["items"] if i["message_id"] == report_id),
+                                       None), what="the report in the hub's inbox")
+        person_hits = [h for h in item["hits"] if h["entity_type"] == "person" and h["matched_message_id"] == alert_id]
+        assert person_hits, item["hits"]
+        [hit] = person_hits
+        assert (hit["matched_platform"], hit["outcome"], hit["position"]) == ("NE", "hit", 0)
+        assert any("across scripts" in line for line in hit["explanation"]), hit["explanation"]
+
+        found = matching.post("/v1/match", json={"entity_type": "person", "limit": 5,
+                                                 "entity": {"names": ["محمد ولد احمد"], "birth_date": "1985"}})
+        assert found.status_code == 200, found.text
+        candidates = found.json()["candidates"]
+        assert {c["message_id"] for c in candidates} == {alert_id, report_id}  # the report is indexed too
+        [alert_person] = [c for c in candidates if c["message_id"] == alert_id]
+        assert (alert_person["platform"], alert_person["position"], alert_person["outcome"]) == ("NE", 0, "hit")
+
+        compared = matching.post("/v1/match/compare", json={"entity_type": "person", "left": REPORT["body"]["entities"]["persons"][0],
+                                                            "right": ALERT["body"]["entities"]["persons"][0]})
+        assert compared.json()["outcome"] == "hit"
+        bad = matching.post("/v1/match", json={"entity_type": "person", "entity": {"names": []}})
+        assert bad.status_code == 422 and [p["path"] for p in bad.json()["problems"]] == ["entity.names"]

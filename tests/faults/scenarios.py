@@ -1,0 +1,55 @@
+"""What every fault scenario sends and checks."""
+
+import asyncio
+import time
+
+from tests.faults.harness import Federated
+
+ALERT = {
+    "kind": "alert", "submitted_by": "police", "priority": "urgent",
+    "evaluation": {"source": "B", "information": "2"},
+    "body": {"alert_type": "stolen_vehicle", "summary": "Toyota Hilux volé à Agadez.",
+             "entities": {"vehicles": [{"plate": "AB-1234-NE", "plate_country": "NE", "make": "Toyota"}]}},
+}
+RECIPIENTS = ["ML", "HUB"]
+MESSAGES = 2000
+
+
+async def check_exactly_once(fed: Federated) -> dict[str, int]:
+    """Every sent message once in every inbox and in audit; no effect twice. Returns the figures."""
+    ids = list(fed.sent.values())
+    assert len(set(ids)) == len(ids) == len(fed.sent)
+    sent_rows = await fed.fetchval("NE", "SELECT count(*) FROM sent_messages WHERE kind = 'alert'")
+    assert sent_rows == len(ids), f"NE accepted {sent_rows} alerts for {len(ids)} submissions"
+    figures = {"sent": len(ids)}
+    for code in RECIPIENTS:
+        delivered = await fed.fetchval(code, "SELECT count(*) FROM inbox_items WHERE message_id = ANY($1::uuid[])", ids)
+        receipts = await fed.fetchval(
+            code, "SELECT count(*) FROM sent_messages WHERE kind = 'acknowledgement' AND in_reply_to = ANY($1::uuid[])", ids
+        )
+        assert delivered == len(ids), f"{code} has {delivered} of {len(ids)}"
+        assert receipts == len(ids), f"{code} acknowledged {receipts} times for {len(ids)} deliveries"
+        figures[f"delivered_{code}"] = delivered
+    expected_hops = {("accepted", "NE"), ("published", "NE"), ("enriched", "HUB"), ("routed", "HUB"),
+                     ("delivered", "ML"), ("delivered", "HUB")}
+    deadline = time.monotonic() + 300
+    while True:
+        audited = await fed.fetchval(
+            "HUB", "SELECT count(*) FROM (SELECT DISTINCT message_id, hop, platform FROM audit_log "
+                   "WHERE message_id = ANY($1::uuid[])) hops", ids)
+        if audited == len(ids) * len(expected_hops) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    entries = await fed.fetchval("HUB", "SELECT count(*) FROM audit_log WHERE message_id = ANY($1::uuid[])", ids)
+    assert audited == len(ids) * len(expected_hops), f"audit holds {audited} of {len(ids) * len(expected_hops)} hops"
+    assert entries == audited, f"audit holds {entries - audited} duplicate entries"
+    figures["audit_entries"] = entries
+    return figures
+
+
+def report(scenario: str, fed: Federated, figures: dict[str, int], **seconds: float) -> None:
+    duplicates = fed.count_log_lines('"outcome": "duplicate"')
+    retried = fed.count_log_lines('"outcome": "retry_in_')
+    timing = " ".join(f"{name}={value:.1f}s" for name, value in seconds.items())
+    print(f"\n[faults] {scenario}: {' '.join(f'{k}={v}' for k, v in figures.items())} "
+          f"duplicates_suppressed={duplicates} retries={retried} {timing}")
