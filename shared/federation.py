@@ -66,6 +66,11 @@ class Federation(BaseModel):
         """Active members and the hub: everything that runs services."""
         return tuple(p for p in self.platforms if p.is_active)
 
+    @property
+    def connected_platforms(self) -> tuple[Platform, ...]:
+        """Everything but withdrawn members: a suspended member keeps its queues, where its traffic is held."""
+        return tuple(p for p in self.platforms if p.status is not MemberStatus.WITHDRAWN)
+
     def get(self, code: str) -> Platform:
         for platform in self.platforms:
             if platform.code == code:
@@ -79,3 +84,29 @@ class Federation(BaseModel):
 def load_federation(path: Path | str = DEFAULT_FEDERATION_FILE) -> Federation:
     with open(path, encoding="utf-8") as handle:
         return Federation.model_validate(yaml.safe_load(handle))
+
+
+class FederationFile:
+    """The federation as its file says now: reread when the file changes (membership is data)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._stamp = self._stat()
+        self._current = load_federation(self.path)
+
+    def current(self) -> Federation:
+        return self._current
+
+    def refresh(self) -> bool:
+        """True when the file changed and now says something else."""
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        updated = load_federation(self.path)
+        changed, self._current = updated != self._current, updated
+        return changed
+
+    def _stat(self) -> tuple[int, int]:
+        info = self.path.stat()
+        return info.st_mtime_ns, info.st_size

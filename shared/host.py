@@ -17,12 +17,12 @@ from shared.db.connect import create_pool, ensure_database
 from shared.db.migrate import migrate
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
-from shared.federation import Federation, load_federation
+from shared.federation import Federation, FederationFile
 from shared.logging import configure_logging
 from shared.messaging.amqp import apply_topology
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
+from shared.messaging.runtime import Live, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.session import BrokerSession
 from shared.messaging.topology import federation_topology
 from shared.settings import ServiceSettings
@@ -35,9 +35,17 @@ StoreT = TypeVar("StoreT")
 class Infrastructure:
     service: str
     settings: ServiceSettings
-    federation: Federation
+    federation_file: FederationFile
     pool: asyncpg.Pool
     broker: BrokerSession
+
+    @property
+    def federation(self) -> Federation:
+        return self.federation_file.current()
+
+    @property
+    def live_federation(self) -> Live:
+        return Live(self.federation_file.current)
 
     @property
     def publisher(self) -> BrokerSession:
@@ -57,12 +65,17 @@ class Infrastructure:
             after_sent=after_sent,
         )
 
-    async def start_consumers(self, subscriptions: list[Subscription], audit_exchange: str) -> None:
-        """Consumes now and again after every reconnection."""
+    async def start_consumers(
+        self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str
+    ) -> None:
+        """Consumes now and again after every reconnection; a callable is asked for the current federation's queues."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
-        await self.broker.when_connected(
-            lambda _: start_consumers(self.broker, self.broker, subscriptions, target, prefetch=self.settings.prefetch)
-        )
+
+        async def consume(_: object) -> None:
+            wanted = subscriptions(self.federation) if callable(subscriptions) else subscriptions
+            await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch)
+
+        await self.broker.when_connected(consume)
 
 
 async def prepare_database(settings: ServiceSettings) -> list[str]:
@@ -79,24 +92,38 @@ async def prepare_database(settings: ServiceSettings) -> list[str]:
 @asynccontextmanager
 async def infrastructure(service: str, settings: ServiceSettings) -> AsyncIterator[Infrastructure]:
     configure_logging(service=service, platform=settings.platform, fmt=settings.log_format, level=settings.log_level)
-    federation = load_federation(settings.federation_file)
-    federation.get(settings.platform)
+    federation_file = FederationFile(settings.federation_file)
+    federation_file.current().get(settings.platform)
     applied = await prepare_database(settings)
     if applied:
         log.info("migrations_applied", migrations=applied, database=settings.database_name)
     pool = await create_pool(settings.database_url.get_secret_value(), settings.database_name,
                              max_size=settings.database_pool_size)
     broker = BrokerSession(settings.amqp_url.get_secret_value(), name=f"{service}@{settings.platform}")
-    topology = federation_topology(federation)
-    await broker.when_connected(lambda connection: apply_topology(connection, topology))
+    await broker.when_connected(lambda connection: apply_topology(connection, federation_topology(federation_file.current())))
     supervisor = asyncio.create_task(broker.run(), name="broker-session")
+    watcher = asyncio.create_task(_follow_membership(federation_file, broker), name="federation-watch")
     try:
         await broker.connected.wait()
-        yield Infrastructure(service, settings, federation, pool, broker)
+        yield Infrastructure(service, settings, federation_file, pool, broker)
     finally:
-        supervisor.cancel()
-        await asyncio.gather(supervisor, return_exceptions=True)
+        for task in (supervisor, watcher):
+            task.cancel()
+        await asyncio.gather(supervisor, watcher, return_exceptions=True)
         await pool.close()
+
+
+async def _follow_membership(federation_file: FederationFile, broker: BrokerSession, every_seconds: float = 2.0) -> None:
+    """A membership change reshapes topology and consumers: rebuild the broker session from the new federation."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            if federation_file.refresh():
+                statuses = {p.code: p.status.value for p in federation_file.current().platforms}
+                log.warning("federation_changed", statuses=statuses)
+                broker.rebuild()
+        except Exception as error:
+            log.error("federation_unreadable", error=f"{type(error).__name__}: {error}", path=str(federation_file.path))
 
 
 async def run_until_stopped(*workers: Awaitable[None]) -> None:

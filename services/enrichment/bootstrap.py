@@ -7,6 +7,7 @@ import asyncpg
 import structlog
 
 from shared.contracts.registry import MESSAGE
+from shared.federation import Federation
 from shared.host import infrastructure, run_until_stopped
 from shared.http import answer_unavailable_on, serve
 from shared.messaging import names
@@ -41,15 +42,18 @@ async def main(settings: EnrichmentSettings) -> None:
         hub = infra.federation.get(settings.platform)
         new_uow = infra.unit_of_work_factory(AsyncpgRegionalIndex)
         matcher = RegionalMatcher()
-        subscriptions = [
-            Subscription(names.hub_ingress_queue(p.code, lane), {MESSAGE: bind(
-                when_message_published_enrich_it, new_uow=new_uow, matcher=matcher, ingress_platform=p.code,
-                federation=infra.federation, clock=partial(datetime.now, UTC), lane=lane,
-                hits_per_entity=settings.hits_per_entity, max_hits=settings.max_hits,
-            )})
-            for p in infra.federation.active_platforms
-            for lane in names.LANES
-        ]
+
+        def subscriptions(federation: Federation) -> list[Subscription]:
+            # Only active members' traffic is taken in: a suspended member's stays queued (held) at the hub.
+            return [
+                Subscription(names.hub_ingress_queue(p.code, lane), {MESSAGE: bind(
+                    when_message_published_enrich_it, new_uow=new_uow, matcher=matcher, ingress_platform=p.code,
+                    federation=infra.live_federation, clock=partial(datetime.now, UTC), lane=lane,
+                    hits_per_entity=settings.hits_per_entity, max_hits=settings.max_hits,
+                )})
+                for p in federation.active_platforms
+                for lane in names.LANES
+            ]
 
         async def index_then_consume() -> None:
             # Consumers start only once the index holds everything committed before: no message is

@@ -5,9 +5,11 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from shared.contracts.events import MessageDispatched, RoutingDecided
+from shared.contracts.events import MatchFound, MessageDispatched, RoutingDecided
 from shared.contracts.messages import MESSAGE_ADAPTER, Message
+from services.intake.domain.alerts import alert_state
 from services.intake.domain.delivery import RANK, DeliveryState
+from services.intake.domain.rfis import RfiStatus, TrackedRfi, shown_status
 
 _ADVANCE = """
 INSERT INTO deliveries (message_id, recipient, state, state_rank, reason, updated_at)
@@ -46,6 +48,19 @@ class AsyncpgIntakeStore:
             await self.advance_delivery(notice.message_id, recipient, DeliveryState.ROUTED)
         for refused in notice.refused:
             await self.advance_delivery(notice.message_id, refused.platform, DeliveryState.NOT_ROUTED, refused.reason)
+        for held in notice.held:
+            await self.advance_delivery(notice.message_id, held, DeliveryState.HELD, "member is suspended: held at the hub")
+
+    async def save_match(self, notification: MatchFound) -> None:
+        await self._connection.execute(
+            "INSERT INTO match_notifications (notification_id, message_id, origin, kind, handling_code, "
+            "references_only, hits, notified_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) "
+            "ON CONFLICT (notification_id) DO NOTHING",
+            notification.notification_id, notification.message_id, notification.origin, notification.kind,
+            notification.handling_code, notification.references_only,
+            orjson.dumps([hit.model_dump(mode="json") for hit in notification.hits]).decode(),
+            notification.notified_at, datetime.now(UTC),
+        )
 
     async def advance_delivery(
         self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None
@@ -55,11 +70,58 @@ class AsyncpgIntakeStore:
     async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
         message = dispatched.message
         await self._connection.execute(
-            "INSERT INTO inbox_items (message_id, kind, origin, correlation_id, priority, handling_code, rule, payload, hits, received_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10) ON CONFLICT (message_id) DO NOTHING",
+            "INSERT INTO inbox_items (message_id, kind, origin, correlation_id, priority, handling_code, rule, payload, "
+            "hits, received_at, alert_state, valid_until) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12) ON CONFLICT (message_id) DO NOTHING",
             message.message_id, message.kind, message.origin, message.correlation_id, message.priority.value,
             message.handling_code.value, dispatched.rule, message.model_dump_json(),
             orjson.dumps([hit.model_dump(mode="json") for hit in dispatched.hits]).decode(), datetime.now(UTC),
+            "active" if message.kind == "alert" else None, getattr(message.body, "valid_until", None),
+        )
+
+    async def find_sent(self, message_id: UUID) -> Message | None:
+        payload = await self._connection.fetchval("SELECT payload FROM sent_messages WHERE message_id = $1", message_id)
+        return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
+
+    async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
+                        deadline: datetime) -> None:
+        await self._connection.execute(
+            "INSERT INTO rfis (message_id, direction, counterpart, asked_at, deadline) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING", message_id, direction, counterpart, asked_at, deadline,
+        )
+
+    async def close_rfi(self, message_id: UUID, direction: str, counterpart: str | None, status: RfiStatus,
+                        closed_by: UUID) -> None:
+        await self._connection.execute(
+            "UPDATE rfis SET status = $4, closed_by = $5, closed_at = now() WHERE message_id = $1 AND direction = $2 "
+            "AND ($3::text IS NULL OR counterpart = $3) AND status = 'open'",
+            message_id, direction, counterpart, status.value, closed_by,
+        )
+
+    async def open_rfis(self) -> list[TrackedRfi]:
+        rows = await self._connection.fetch(
+            "SELECT message_id, direction, counterpart, asked_at, deadline, status, reminded_at, overdue_notified_at "
+            "FROM rfis WHERE status = 'open' ORDER BY deadline LIMIT 5000"
+        )
+        return [TrackedRfi(str(r["message_id"]), r["direction"], r["counterpart"], r["asked_at"], r["deadline"],
+                           RfiStatus(r["status"]), r["reminded_at"] is not None, r["overdue_notified_at"] is not None)
+                for r in rows]
+
+    async def notify(self, kind: str, rfi: TrackedRfi, text: str) -> None:
+        await self._connection.execute(
+            "INSERT INTO notifications (kind, message_id, counterpart, text) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING", kind, UUID(rfi.message_id), rfi.counterpart, text,
+        )
+        column = "reminded_at" if kind == "rfi_reminder" else "overdue_notified_at"
+        await self._connection.execute(
+            f"UPDATE rfis SET {column} = now() WHERE message_id = $1 AND direction = $2 AND counterpart = $3",
+            UUID(rfi.message_id), rfi.direction, rfi.counterpart,
+        )
+
+    async def supersede_alert(self, original: UUID, *, by: UUID, cancelled: bool) -> None:
+        await self._connection.execute(
+            "UPDATE inbox_items SET alert_state = $3, superseded_by = $2 WHERE message_id = $1 AND kind = 'alert'",
+            original, by, "cancelled" if cancelled else "updated",
         )
 
     async def inbox_message(self, message_id: UUID) -> Message | None:
@@ -73,17 +135,52 @@ class AsyncpgIntakeQueries:
 
     async def inbox(self, *, kind: str | None, limit: int, before: str | None) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
-            "SELECT message_id, kind, origin, rule, payload, hits, received_at FROM inbox_items "
-            "WHERE ($1::text IS NULL OR kind = $1) AND ($2::timestamptz IS NULL OR received_at < $2) "
+            "SELECT message_id, kind, origin, rule, payload, hits, received_at, alert_state, superseded_by, valid_until "
+            "FROM inbox_items WHERE ($1::text IS NULL OR kind = $1) AND ($2::timestamptz IS NULL OR received_at < $2) "
             "ORDER BY received_at DESC, message_id LIMIT $3",
             kind, datetime.fromisoformat(before) if before else None, limit,
         )
+        now = datetime.now(UTC)
         return [
             {"message_id": str(r["message_id"]), "kind": r["kind"], "origin": r["origin"], "rule": r["rule"],
              "received_at": r["received_at"].isoformat(), "message": orjson.loads(r["payload"]),
-             "hits": orjson.loads(r["hits"])}
+             "hits": orjson.loads(r["hits"]),
+             **({"alert_state": alert_state(r["alert_state"], r["valid_until"], now),
+                 "superseded_by": str(r["superseded_by"]) if r["superseded_by"] else None} if r["kind"] == "alert" else {})}
             for r in rows
         ]
+
+    async def rfis(self, *, status: str | None, direction: str | None, now: datetime) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT message_id, direction, counterpart, asked_at, deadline, status, closed_by, closed_at FROM rfis "
+            "WHERE ($1::text IS NULL OR direction = $1) ORDER BY deadline LIMIT 1000", direction,
+        )
+        shown = []
+        for r in rows:
+            tracked = TrackedRfi(str(r["message_id"]), r["direction"], r["counterpart"], r["asked_at"], r["deadline"],
+                                 RfiStatus(r["status"]), False, False)
+            state = shown_status(tracked, now)
+            if status is None or state == status:
+                shown.append({"message_id": str(r["message_id"]), "direction": r["direction"],
+                              "counterpart": r["counterpart"], "asked_at": r["asked_at"].isoformat(),
+                              "deadline": r["deadline"].isoformat(), "status": state,
+                              "closed_by": str(r["closed_by"]) if r["closed_by"] else None})
+        return shown
+
+    async def notifications(self, *, limit: int) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT id, kind, message_id, counterpart, text, created_at FROM notifications ORDER BY id DESC LIMIT $1", limit
+        )
+        return [{"id": r["id"], "kind": r["kind"], "message_id": str(r["message_id"]), "counterpart": r["counterpart"],
+                 "text": r["text"], "created_at": r["created_at"].isoformat()} for r in rows]
+
+    async def matches(self, *, limit: int) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT notification_id, message_id, origin, kind, handling_code, references_only, hits, received_at "
+            "FROM match_notifications ORDER BY received_at DESC LIMIT $1", limit,
+        )
+        return [{**{k: str(v) if isinstance(v, UUID) else v for k, v in dict(r).items() if k not in ("hits", "received_at")},
+                 "hits": orjson.loads(r["hits"]), "received_at": r["received_at"].isoformat()} for r in rows]
 
     async def sent_message(self, message_id: UUID) -> dict[str, Any] | None:
         row = await self._pool.fetchrow("SELECT payload, routing_rule FROM sent_messages WHERE message_id = $1", message_id)

@@ -75,6 +75,27 @@ def build_api(
         items = await queries.inbox(kind=kind, limit=limit, before=before)
         return {"platform": platform, "count": len(items), "items": items}
 
+    @app.get("/v1/rfis")
+    async def rfis(
+        status: Literal["open", "overdue", "answered", "refused"] | None = None,
+        direction: Literal["sent", "received"] | None = None,
+    ) -> dict[str, Any]:
+        """Requests for information this platform sent or must answer, by status (overdue: open past the deadline)."""
+        found = await queries.rfis(status=status, direction=direction, now=message_deps["clock"]())
+        return {"platform": platform, "count": len(found), "items": found}
+
+    @app.get("/v1/notifications")
+    async def notifications(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        """Reminders of requests to answer and notices of overdue requests."""
+        found = await queries.notifications(limit=limit)
+        return {"platform": platform, "count": len(found), "items": found}
+
+    @app.get("/v1/matches")
+    async def matches(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        """Hit notifications: records of this platform and another that concern the same entity."""
+        found = await queries.matches(limit=limit)
+        return {"platform": platform, "count": len(found), "items": found}
+
     @app.get("/v1/messages/{message_id}")
     async def sent_message(message_id: UUID) -> dict[str, Any]:
         found = await queries.sent_message(message_id)
@@ -89,10 +110,14 @@ def build_api(
         try:
             ack = await handlers.acknowledge_message(
                 message_id, AcknowledgementState(request.state), reason=request.reason,
-                submitted_by=request.submitted_by, uow=new_uow(), platform=platform, **message_deps,
+                submitted_by=request.submitted_by, uow=new_uow(), platform=platform,
+                clock=message_deps["clock"], new_id=message_deps["new_id"],
             )
         except handlers.NotInInbox as missing:
             raise HTTPException(404, detail=str(missing)) from None
         return Accepted(message_id=ack.message_id, correlation_id=ack.correlation_id)
 
+    from services.intake.imports import import_router  # bulk imports on the BULK lane: POST /v1/imports
+
+    app.include_router(import_router(platform=platform, new_uow=new_uow, message_deps=message_deps, refusal=refusal))
     return app

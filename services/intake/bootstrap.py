@@ -1,19 +1,24 @@
-import asyncpg
+import asyncio
 from datetime import UTC, datetime
+
+import asyncpg
+import structlog
 from functools import partial
 from uuid import uuid4
 
-from shared.contracts.registry import MESSAGE_DISPATCHED, ROUTING_DECIDED
+from shared.contracts.registry import MATCH_FOUND, MESSAGE_DISPATCHED, ROUTING_DECIDED
 from shared.host import infrastructure, run_until_stopped
 from shared.http import answer_unavailable_on, serve
 from shared.messaging import names
 from shared.messaging.runtime import Subscription, bind
+from shared.policy import load_policy
 from services.intake import handlers
 from services.intake.adapters import AsyncpgIntakeQueries, AsyncpgIntakeStore
 from services.intake.api import build_api
 from services.intake.settings import IntakeSettings
 
 SERVICE = "intake"
+log = structlog.get_logger("intake")
 STORAGE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
 
 
@@ -22,13 +27,15 @@ async def main(settings: IntakeSettings) -> None:
         platform = infra.federation.get(settings.platform)
         new_uow = infra.unit_of_work_factory(AsyncpgIntakeStore)
         clock = partial(datetime.now, UTC)
-        deps = {"clock": clock, "new_id": uuid4}
+        rfi_rule = load_policy(settings.policy_file).rfi
+        deps = {"clock": clock, "new_id": uuid4, "rfi_rule": rfi_rule}
 
         await infra.start_consumers(
             [Subscription(names.inbox_queue(platform.code, lane), {
                 MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=new_uow,
                                          platform=platform.code, lane=lane, **deps),
                 ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=new_uow),
+                MATCH_FOUND: bind(handlers.when_match_found_record_it, new_uow=new_uow),
             }) for lane in names.LANES],
             names.platform_exchange(platform.code),
         )
@@ -45,5 +52,16 @@ async def main(settings: IntakeSettings) -> None:
         )
         answer_unavailable_on(api, STORAGE_OUTAGES)
         await run_until_stopped(
-            relay.run(), serve(api, host=settings.api_host, port=settings.api_port or platform.api_port)
+            relay.run(), serve(api, host=settings.api_host, port=settings.api_port or platform.api_port),
+            watch_requests(new_uow, clock=clock, rfi_rule=rfi_rule, every_seconds=settings.rfi_watch_seconds),
         )
+
+
+async def watch_requests(new_uow, *, clock, rfi_rule, every_seconds: float) -> None:  # noqa: ANN001
+    """Reminders before RFI deadlines and overdue notices after them."""
+    while True:
+        try:
+            await handlers.remind_and_flag_overdue(uow=new_uow(), clock=clock, rfi_rule=rfi_rule)
+        except Exception as error:  # the database is away: try again next round
+            log.warning("rfi_watch_failed", error=f"{type(error).__name__}: {error}")
+        await asyncio.sleep(every_seconds)

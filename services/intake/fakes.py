@@ -1,10 +1,12 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.contracts.events import MessageDispatched, RoutingDecided
+from shared.contracts.events import MatchFound, MessageDispatched, RoutingDecided
 from shared.contracts.messages import Message
 from services.intake.domain.delivery import DeliveryState, advances
+from services.intake.domain.rfis import RfiStatus, TrackedRfi
 
 
 class InMemoryIntakeStore:
@@ -14,6 +16,10 @@ class InMemoryIntakeStore:
         self.inbox: dict[UUID, MessageDispatched] = {}
         self.routing_rules: dict[UUID, str] = {}
         self.keys: dict[str, UUID] = {}
+        self.matches: dict[UUID, MatchFound] = {}
+        self.rfis: dict[tuple[str, str, str], TrackedRfi] = {}
+        self.notifications: dict[tuple[str, str, str], str] = {}
+        self.alert_states: dict[UUID, tuple[str, UUID]] = {}
 
     async def record_sent(self, message: Message, *, idempotency_key: str | None = None) -> bool:
         if message.message_id in self.sent or (idempotency_key and idempotency_key in self.keys):
@@ -33,6 +39,11 @@ class InMemoryIntakeStore:
             await self.advance_delivery(notice.message_id, recipient, DeliveryState.ROUTED)
         for refused in notice.refused:
             await self.advance_delivery(notice.message_id, refused.platform, DeliveryState.NOT_ROUTED, refused.reason)
+        for held in notice.held:
+            await self.advance_delivery(notice.message_id, held, DeliveryState.HELD, "member is suspended: held at the hub")
+
+    async def save_match(self, notification: MatchFound) -> None:
+        self.matches.setdefault(notification.notification_id, notification)
 
     async def advance_delivery(self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None) -> None:
         if message_id not in self.sent:
@@ -43,6 +54,34 @@ class InMemoryIntakeStore:
 
     async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
         self.inbox.setdefault(dispatched.message.message_id, dispatched)
+
+    async def find_sent(self, message_id: UUID) -> Message | None:
+        return self.sent.get(message_id)
+
+    async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
+                        deadline: datetime) -> None:
+        key = (str(message_id), direction, counterpart)
+        self.rfis.setdefault(key, TrackedRfi(str(message_id), direction, counterpart, asked_at, deadline,
+                                             RfiStatus.OPEN, False, False))
+
+    async def close_rfi(self, message_id: UUID, direction: str, counterpart: str | None, status: RfiStatus,
+                        closed_by: UUID) -> None:
+        for key, rfi in self.rfis.items():
+            if key[:2] == (str(message_id), direction) and counterpart in (None, key[2]) and rfi.status is RfiStatus.OPEN:
+                self.rfis[key] = replace(rfi, status=status)
+
+    async def open_rfis(self) -> list[TrackedRfi]:
+        return [rfi for rfi in self.rfis.values() if rfi.status is RfiStatus.OPEN]
+
+    async def notify(self, kind: str, rfi: TrackedRfi, text: str) -> None:
+        self.notifications.setdefault((kind, rfi.message_id, rfi.counterpart), text)
+        key = (rfi.message_id, rfi.direction, rfi.counterpart)
+        self.rfis[key] = replace(self.rfis[key], **({"reminded": True} if kind == "rfi_reminder"
+                                                    else {"overdue_notified": True}))
+
+    async def supersede_alert(self, original: UUID, *, by: UUID, cancelled: bool) -> None:
+        if original in self.inbox:
+            self.alert_states[original] = ("cancelled" if cancelled else "updated", by)
 
     async def inbox_message(self, message_id: UUID) -> Message | None:
         item = self.inbox.get(message_id)

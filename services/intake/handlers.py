@@ -6,15 +6,23 @@ from uuid import UUID
 
 from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
-from shared.contracts.events import Hop, HopRecorded, MessageDispatched, RoutingDecided
+from shared.contracts.events import Hop, HopRecorded, MatchFound, MessageDispatched, RoutingDecided
 from shared.contracts.identity import event_id, hop_event_id
-from shared.contracts.messages import Header, Message, stamp
+from shared.contracts.messages import Header, Message, SubmitRfi, stamp
 from shared.contracts.registry import MESSAGE
 from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.intake.domain.acknowledgements import acknowledgement_of, needs_receipt
 from services.intake.domain.delivery import DeliveryState
+from services.intake.domain.rfis import (
+    RfiStatus,
+    deadline_by_urgency,
+    overdue_notice_due,
+    reminder_due,
+    with_deadline,
+)
+from shared.policy import STANDARD_RFI_RULE, RfiRule
 from services.intake.ports import IntakeStore
 
 CONSUMER = "intake"
@@ -38,6 +46,7 @@ async def submit_message(
     actor: str | None = None,
     idempotency_key: str | None = None,
     lane: str | None = None,
+    rfi_rule: RfiRule = STANDARD_RFI_RULE,
 ) -> Message:
     """Accepts a submission once: a repeat with the same idempotency key returns the message first accepted."""
     if idempotency_key is not None:
@@ -45,9 +54,14 @@ async def submit_message(
             earlier = await uow.store.sent_with_key(idempotency_key)
         if earlier is not None:
             return earlier
-    message = stamp(command, message_id=new_id(), origin=platform, created_at=clock())
+    now = clock()
+    if isinstance(command, SubmitRfi):
+        command = with_deadline(command, created_at=now, rule=rfi_rule)
+    message = stamp(command, message_id=new_id(), origin=platform, created_at=now)
     async with uow:
         await _accept(message, uow=uow, platform=platform, actor=actor, idempotency_key=idempotency_key, lane=lane)
+        if message.kind == "rfi_response" and message.in_reply_to is not None:
+            await uow.store.close_rfi(message.in_reply_to, "received", None, RfiStatus.ANSWERED, message.message_id)
     return message
 
 
@@ -70,6 +84,8 @@ async def acknowledge_message(
         command = acknowledgement_of(received, state, reason=reason, submitted_by=submitted_by)
         ack = stamp(command, message_id=new_id(), origin=platform, created_at=clock())
         await _accept(ack, uow=uow, platform=platform, actor=actor)
+        if state is AcknowledgementState.REFUSED and received.kind == "rfi":
+            await uow.store.close_rfi(received.message_id, "received", None, RfiStatus.REFUSED, ack.message_id)
         uow.outbox.add(_hop(received, Hop.ACKNOWLEDGED, platform, clock(), qualifier=state.value, actor=actor,
                             detail={"state": state.value, "acknowledgement_id": str(ack.message_id)}))
     return ack
@@ -83,6 +99,7 @@ async def when_message_dispatched_take_it_in(
     clock: Callable[[], datetime],
     new_id: Callable[[], UUID],
     lane: str | None = None,
+    rfi_rule: RfiRule = STANDARD_RFI_RULE,
 ) -> Outcome | None:
     message = event.message
     async with uow:
@@ -93,8 +110,12 @@ async def when_message_dispatched_take_it_in(
             await uow.store.advance_delivery(
                 message.in_reply_to, message.origin, DeliveryState(message.body.state.value), message.body.reason
             )
+            if message.body.state is AcknowledgementState.REFUSED:
+                await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.REFUSED,
+                                          message.message_id)
         else:
             await uow.store.save_inbox_item(event)
+            await _follow_up(message, uow=uow, rfi_rule=rfi_rule)
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
         if needs_receipt(message):
             receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
@@ -107,9 +128,58 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
         await uow.store.record_routing(notice)
+        sent = await uow.store.find_sent(notice.message_id)
+        if sent is not None and sent.kind == "rfi" and sent.body.deadline is not None:
+            for answerer in expected_answerers(sent, notice):
+                await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)
 
 
 LANE_PRIORITY = {names.URGENT: 9, names.ROUTINE: 5, names.BULK: 1}
+
+
+async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
+    async with uow:
+        if not await uow.claim(CONSUMER, event_id(notification)):
+            return DUPLICATE
+        await uow.store.save_match(notification)
+    return None
+
+
+async def remind_and_flag_overdue(
+    *, uow: UnitOfWork[IntakeStore], clock: Callable[[], datetime], rfi_rule: RfiRule = STANDARD_RFI_RULE
+) -> int:
+    """Reminds the addressed platform before a deadline; tells the requester once a deadline has passed."""
+    now = clock()
+    notices = 0
+    async with uow:
+        for rfi in await uow.store.open_rfis():
+            if reminder_due(rfi, now, rfi_rule):
+                await uow.store.notify("rfi_reminder", rfi, f"request {rfi.message_id} from {rfi.counterpart} "
+                                                           f"is due by {rfi.deadline.isoformat()}")
+                notices += 1
+            elif overdue_notice_due(rfi, now):
+                await uow.store.notify("rfi_overdue", rfi, f"{rfi.counterpart} has not answered request "
+                                                          f"{rfi.message_id} due {rfi.deadline.isoformat()}")
+                notices += 1
+    return notices
+
+
+def expected_answerers(sent: Message, notice: RoutingDecided) -> list[str]:
+    """Who must answer an RFI: every recipient it was dispatched to; the hub only when it was asked by name."""
+    asked = set(sent.recipients)
+    return [code for code in notice.recipients if code in asked or ("ALL" in asked and code != "HUB")]
+
+
+async def _follow_up(message: Message, *, uow: UnitOfWork[IntakeStore], rfi_rule: RfiRule) -> None:
+    """What a delivered message changes besides the inbox: requests to answer, answers, alert updates."""
+    if message.kind == "rfi":
+        deadline = message.body.deadline or deadline_by_urgency(message.priority.value, message.created_at, rfi_rule)
+        await uow.store.track_rfi(message.message_id, "received", message.origin, message.created_at, deadline)
+    elif message.kind == "rfi_response" and message.in_reply_to is not None:
+        await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.ANSWERED, message.message_id)
+    elif message.kind == "alert" and message.body.supersedes is not None:
+        await uow.store.supersede_alert(message.body.supersedes, by=message.message_id,
+                                        cancelled=message.body.cancelled)
 
 
 async def _accept(

@@ -1,9 +1,11 @@
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from shared.contracts.events import MessageDispatched, RoutingDecided
+from shared.contracts.events import MatchFound, MessageDispatched, RoutingDecided
 from shared.contracts.messages import Message
 from services.intake.domain.delivery import DeliveryState
+from services.intake.domain.rfis import RfiStatus, TrackedRfi
 
 
 class IntakeStore(Protocol):
@@ -23,8 +25,34 @@ class IntakeStore(Protocol):
 
     async def inbox_message(self, message_id: UUID) -> Message | None: ...
 
+    async def save_match(self, notification: MatchFound) -> None: ...
+
+    async def find_sent(self, message_id: UUID) -> Message | None: ...
+
+    async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
+                        deadline: datetime) -> None: ...
+
+    async def close_rfi(self, message_id: UUID, direction: str, counterpart: str | None, status: RfiStatus,
+                        closed_by: UUID) -> None:
+        """Closes the open request; counterpart None closes it whoever it is with."""
+        ...
+
+    async def open_rfis(self) -> list[TrackedRfi]: ...
+
+    async def notify(self, kind: str, rfi: TrackedRfi, text: str) -> None:
+        """Records the notice once and marks the request reminded or flagged overdue."""
+        ...
+
+    async def supersede_alert(self, original: UUID, *, by: UUID, cancelled: bool) -> None: ...
+
 
 class IntakeQueries(Protocol):
     async def inbox(self, *, kind: str | None, limit: int, before: str | None) -> list[dict[str, Any]]: ...
 
     async def sent_message(self, message_id: UUID) -> dict[str, Any] | None: ...
+
+    async def matches(self, *, limit: int) -> list[dict[str, Any]]: ...
+
+    async def rfis(self, *, status: str | None, direction: str | None, now: datetime) -> list[dict[str, Any]]: ...
+
+    async def notifications(self, *, limit: int) -> list[dict[str, Any]]: ...

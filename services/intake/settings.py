@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.http import DEFAULT_MAX_BODY_BYTES
+from shared.policy import DEFAULT_POLICY_FILE
 from shared.settings import ServiceSettings
 
 
@@ -8,6 +11,8 @@ class IntakeSettings(ServiceSettings):
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(default=None, description="Defaults to the platform's port in the federation file.")
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    policy_file: Path = DEFAULT_POLICY_FILE
+    rfi_watch_seconds: float = Field(default=30, gt=0, description="How often RFI deadlines are checked.")
     max_outbox_backlog: int = Field(
         default=20_000, ge=1, description="Unsent outbox rows above which submissions get 503 with Retry-After."
     )

@@ -7,6 +7,7 @@ from shared.messaging import names
 from shared.messaging.runtime import Subscription, bind
 from services.routing.adapters import AsyncpgRoutingStore
 from services.routing.handlers import when_message_enriched_route_it
+from shared.policy import load_policy
 from services.routing.settings import RoutingSettings
 
 SERVICE = "routing"
@@ -15,9 +16,10 @@ SERVICE = "routing"
 async def main(settings: RoutingSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
         new_uow = infra.unit_of_work_factory(AsyncpgRoutingStore)
+        policy = load_policy(settings.policy_file)
         subscriptions = [
             Subscription(names.hub_routing_queue(lane), {MESSAGE_ENRICHED: bind(
-                when_message_enriched_route_it, new_uow=new_uow, federation=infra.federation,
+                when_message_enriched_route_it, new_uow=new_uow, federation=infra.live_federation, policy=policy,
                 clock=partial(datetime.now, UTC), lane=lane,
             )})
             for lane in names.LANES

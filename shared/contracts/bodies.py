@@ -1,6 +1,7 @@
 """The bodies of the five kinds of message."""
 
 from datetime import datetime
+from uuid import UUID
 from enum import StrEnum
 from typing import Self
 
@@ -50,6 +51,20 @@ class AlertBody(Contract):
         "When the alert lapses; open-ended when absent.", "2027-06-30T00:00:00Z", default=None
     )
     entities: Entities = field("Persons, vehicles, documents... the alert concerns.", _ENTITIES_EXAMPLE, default_factory=Entities)
+    supersedes: UUID | None = field(
+        "The earlier alert of the same origin that this one updates or cancels (since 1.1).",
+        "0b6f1c1e-6a4e-4d43-9a55-3d6f1f1f8a01",
+        default=None,
+    )
+    cancelled: bool = field(
+        "True when this alert cancels the alert it supersedes (since 1.1).", False, default=False
+    )
+
+    @model_validator(mode="after")
+    def _cancellation_names_the_alert(self) -> Self:
+        if self.cancelled and self.supersedes is None:
+            raise ValueError("a cancellation names the alert it cancels in supersedes")
+        return self
 
 
 class ReportBody(Contract):

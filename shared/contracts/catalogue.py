@@ -31,6 +31,7 @@ SCHEMA_OF: dict[str, str] = {
     registry.ROUTING_DECIDED: "routing_decided",
     registry.HOP_RECORDED: "hop_recorded",
     registry.CHECKPOINT_PUBLISHED: "checkpoint_published",
+    registry.MATCH_FOUND: "match_found",
 }
 HTTP_CONTRACTS: dict[str, str] = {
     "submit_message": "intake's HTTP API (POST /v1/messages) at every platform, for officers' applications",
@@ -134,8 +135,10 @@ CONSUMERS: tuple[Consumer, ...] = (
     Consumer("routing", name_in("hub_routing_queue", "HUB_ROUTING_QUEUE"), "hub", (registry.MESSAGE_ENRICHED,), "hub",
              "decides the recipients of every enriched message and dispatches one copy to each"),
     Consumer("intake", name_in("inbox_queue"), "active",
-             (registry.MESSAGE_DISPATCHED, registry.ROUTING_DECIDED), "every active platform (its own inbox)",
-             "takes delivered messages into the platform's inbox, acknowledges receipt, records routing decisions"),
+             (registry.MESSAGE_DISPATCHED, registry.ROUTING_DECIDED, registry.MATCH_FOUND),
+             "every active platform (its own inbox)",
+             "takes delivered messages into the platform's inbox, acknowledges receipt, records routing decisions "
+             "and hit notifications"),
     Consumer("audit", name_in("audit_queue"), "active", (registry.HOP_RECORDED,),
              "every active platform (its own audit queue)", "appends every hop to the platform's audit log"),
     Consumer("audit", name_in("checkpoints_queue"), "active_members", (registry.CHECKPOINT_PUBLISHED,),
@@ -157,6 +160,8 @@ PRODUCERS: tuple[Producer, ...] = (
     Producer("routing", registry.ROUTING_DECIDED, names.DELIVERY,
              name_in("delivery_key", platform="origin")[1] if hasattr(names, "delivery_key") else "{origin}", "hub",
              "to the origin: who the message was dispatched to, who was refused and why"),
+    Producer("routing", registry.MATCH_FOUND, names.DELIVERY, name_in("delivery_key", platform="recipient")[1], "hub",
+             "hit notifications to the owners of both matching records and to the hub"),
     Producer("routing", registry.HOP_RECORDED, names.AUDIT, _AUDIT_KEY, "hub", "the routed hop"),
     Producer("audit", registry.CHECKPOINT_PUBLISHED, getattr(names, "AUDIT_CHECKPOINTS", "pcms.audit.checkpoints"), "",
              "hub", "the hub audit log's signed checkpoints, to every member's witness"),

@@ -103,6 +103,10 @@ class RoutingDecided(Contract):
     )
     rule: ShortText = field("Routing rule applied.", "alert-to-all-active-members")
     decided_at: datetime = field("When routing decided.", "2026-11-29T10:15:01Z")
+    held: list[PlatformCode] = field(
+        "Suspended members whose copy the hub holds until they are reinstated (since 1.1).", ["TD"],
+        default_factory=list,
+    )
 
 
 class Hop(StrEnum):
@@ -174,3 +178,21 @@ class CheckpointPublished(Contract):
         [_EXAMPLE_LEAF],
         default_factory=list,
     )
+
+
+class MatchFound(Contract):
+    """A hit notification: the hub found records of two platforms that concern the same entity (since 1.1)."""
+
+    notification_id: UUID = field("Unique id of this notification.", "3f1d2c4b-5a69-4e7f-8a9b-0c1d2e3f4a5b")
+    message_id: UUID = field("The new message whose entities matched.", MESSAGE_ID_EXAMPLE)
+    origin: PlatformCode = field("Origin of the new message.", "ML")
+    kind: Annotated[str, StringConstraints(max_length=40)] = field("Kind of the new message.", "report")
+    handling_code: ShortText = field("Handling code of the new message.", "H0")
+    recipient: PlatformCode = field("Platform this notification is for.", "NE")
+    hits: list[Hit] = field(
+        "The hits; references only (no key, no explanation) when a handling code forbids dissemination.",
+        [{"entity_type": "person", "position": 0, "key": "reference-only",
+          "matched_message_id": MESSAGE_ID_EXAMPLE, "matched_platform": "NE", "score": 0.93, "outcome": "hit"}],
+    )
+    references_only: bool = field("True when the data must move on a follow-up request.", False)
+    notified_at: datetime = field("When routing sent it.", "2026-11-29T10:15:01Z")

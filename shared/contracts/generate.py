@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
-from shared.contracts.events import CheckpointPublished
+from shared.contracts.events import CheckpointPublished, MatchFound
 from shared.contracts.messages import Message, SubmitMessage
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -39,6 +39,7 @@ CONTRACTS: dict[str, tuple[str, Any]] = {
     "routing_decided": ("RoutingDecided", RoutingDecided),
     "hop_recorded": ("HopRecorded", HopRecorded),
     "checkpoint_published": ("CheckpointPublished", CheckpointPublished),
+    "match_found": ("MatchFound", MatchFound),
 }
 
 

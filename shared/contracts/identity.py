@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
-from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
+from shared.contracts.events import HopRecorded, MatchFound, MessageDispatched, MessageEnriched, RoutingDecided
 
 
 def derived_id(message_id: UUID, what: str) -> UUID:
@@ -25,6 +25,8 @@ def event_id(model: BaseModel) -> UUID:
         return derived_id(model.message.message_id, f"dispatched:{model.recipient}")
     if isinstance(model, RoutingDecided):
         return derived_id(model.message_id, "routing-decided")
+    if isinstance(model, MatchFound):
+        return model.notification_id
     return model.message_id  # type: ignore[attr-defined]
 
 

@@ -41,6 +41,13 @@ class _NotConnected:
         return True
 
 
+class _AnyKey(dict):  # type: ignore[type-arg]
+    """A dependency mapping whose every key is a placeholder."""
+
+    def __missing__(self, key: str) -> Any:
+        return _NotConnected(key)
+
+
 def _placeholder(name: str, parameter: inspect.Parameter) -> Any:
     annotation = parameter.annotation
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
@@ -53,7 +60,7 @@ def _placeholder(name: str, parameter: inspect.Parameter) -> Any:
     if annotation is bool or text == "bool":
         return False
     if annotation is dict or get_origin(annotation) is dict or str(text).startswith("dict"):
-        return {}
+        return _AnyKey()
     return _NotConnected(name)
 
 

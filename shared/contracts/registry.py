@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
-from shared.contracts.events import CheckpointPublished
+from shared.contracts.events import CheckpointPublished, MatchFound
 from shared.contracts.messages import MESSAGE_ADAPTER
 from shared.contracts.versioning import parse_versioned
 
@@ -16,6 +16,7 @@ MESSAGE_DISPATCHED = "pcms.message_dispatched"
 ROUTING_DECIDED = "pcms.routing_decided"
 HOP_RECORDED = "pcms.hop_recorded"
 CHECKPOINT_PUBLISHED = "pcms.checkpoint_published"
+MATCH_FOUND = "pcms.match_found"
 
 _EVENTS: dict[str, type[BaseModel]] = {
     MESSAGE_ENRICHED: MessageEnriched,
@@ -23,6 +24,7 @@ _EVENTS: dict[str, type[BaseModel]] = {
     ROUTING_DECIDED: RoutingDecided,
     HOP_RECORDED: HopRecorded,
     CHECKPOINT_PUBLISHED: CheckpointPublished,
+    MATCH_FOUND: MatchFound,
 }
 _NAME_OF = {model: name for name, model in _EVENTS.items()}
 WIRE_TYPES = frozenset({MESSAGE, *_EVENTS})

@@ -11,6 +11,7 @@ RETRY_DELAYS_SECONDS = (1, 5, 30, 120, 600)
 
 URGENT, ROUTINE, BULK = "urgent", "routine", "bulk"
 LANES = (URGENT, ROUTINE, BULK)
+HELD = "held"  # the delivery key suffix of copies the hub holds for a suspended member
 """Priority lanes: separate queues at every hop, so alerts and urgent requests overtake routine and bulk traffic."""
 
 
@@ -32,6 +33,10 @@ def hub_routing_queue(lane: str) -> str:
 
 def inbox_queue(platform: str, lane: str) -> str:
     return f"inbox.{platform}.{lane}"
+
+
+def held_queue(platform: str) -> str:
+    return f"held.{platform}"
 
 
 def delivery_key(platform: str, lane: str) -> str:

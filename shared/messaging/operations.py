@@ -6,6 +6,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
+from shared.messaging import names
 from shared.messaging.runtime import (
     ATTEMPT_HEADER,
     FAILED_QUEUE_HEADER,
@@ -107,3 +108,31 @@ async def purge(connection: AbstractConnection, queue_name: str) -> int:
 def is_holding_queue(name: str) -> bool:
     return name.endswith(".dlq") or name.startswith("quarantine.")
 
+
+
+async def detach_platform(connection: AbstractConnection, code: str) -> None:
+    """A withdrawn member's exchange no longer reaches the hub: its publishes are unroutable, hence refused."""
+    async with connection.channel() as channel:
+        exchange = await channel.get_exchange(names.platform_exchange(code), ensure=False)
+        for lane in names.LANES:
+            queue = await channel.get_queue(names.hub_ingress_queue(code, lane), ensure=False)
+            await queue.unbind(exchange, f"message.{lane}.#")
+
+
+async def release_held(connection: AbstractConnection, code: str) -> int:
+    """Delivers what the hub held for a suspended member, in order, each into its lane."""
+    released = 0
+    async with connection.channel(publisher_confirms=True, on_return_raises=True) as channel:
+        queue = await channel.get_queue(names.held_queue(code), ensure=False)
+        delivery = await channel.get_exchange(names.DELIVERY, ensure=False)
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            lane = str((message.headers or {}).get("x-pcms-lane") or names.ROUTINE)
+            await delivery.publish(
+                aio_pika.Message(message.body, content_type=message.content_type, message_id=message.message_id,
+                                 correlation_id=message.correlation_id, type=message.type, headers=message.headers,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=names.delivery_key(code, lane), mandatory=True,
+            )
+            await message.ack()
+            released += 1
+    return released

@@ -40,11 +40,19 @@ FAILED_QUEUE_HEADER = "x-pcms-queue"
 Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
 
 
+class Live:
+    """A dependency read afresh for every message (the federation, which changes with membership)."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self.read = read
+
+
 def bind(handler: Callable[..., Awaitable[Outcome | None]], *, new_uow: Callable[[], Any], **deps: Any) -> Handler:
-    """A handler ready for the runtime: a fresh unit of work and the same dependencies for every message."""
+    """A handler ready for the runtime: a fresh unit of work and its dependencies for every message."""
 
     async def handle(model: BaseModel) -> Outcome | None:
-        return await handler(model, uow=new_uow(), **deps)
+        resolved = {name: value.read() if isinstance(value, Live) else value for name, value in deps.items()}
+        return await handler(model, uow=new_uow(), **resolved)
 
     return handle
 

@@ -49,6 +49,10 @@ class BrokerSession:
         if self._connection is not None and self.is_connected:
             await setup(self._connection)
 
+    def rebuild(self) -> None:
+        """Drops the connection; everything is set up again, from current data, on the next one."""
+        self._lost.set()
+
     async def run(self) -> None:
         failures = 0
         while True:
@@ -56,7 +60,7 @@ class BrokerSession:
                 await self._connect()
                 failures = 0
                 await self._lost.wait()
-                log.warning("broker_connection_lost")
+                log.warning("broker_connection_closed")
             except asyncio.CancelledError:
                 await self._close()
                 raise

@@ -78,7 +78,7 @@ def federation_topology(federation: Federation) -> Topology:
             BindingSpec(names.AUDIT, names.audit_queue(hub), "#"),
         ],
     )
-    for platform in federation.active_platforms:
+    for platform in federation.connected_platforms:
         code = platform.code
         exchange = names.platform_exchange(code)
         topo.exchanges.append(ExchangeSpec(exchange))
@@ -94,6 +94,8 @@ def federation_topology(federation: Federation) -> Topology:
             BindingSpec(names.QUARANTINE, names.quarantine_queue(code), f"{code}.#"),
         ])
         if code != hub:
+            topo.queues.append(QueueSpec(names.held_queue(code), dead_letter=False))
+            topo.bindings.append(BindingSpec(names.DELIVERY, names.held_queue(code), names.delivery_key(code, names.HELD)))
             topo.queues.append(QueueSpec(names.audit_queue(code)))
             topo.bindings.append(BindingSpec(exchange, names.audit_queue(code), "audit.#"))
             topo.queues.append(QueueSpec(names.checkpoints_queue(code)))

@@ -20,6 +20,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from shared.contracts import registry
+from shared.policy import load_policy
 from shared.contracts.catalogue import CONSUMERS, Consumer
 from shared.federation import Federation
 from shared.messaging.errors import MessageRejected
@@ -168,6 +169,7 @@ class InMemoryFederation:
         service, platform = delivery.consumer.service, delivery.platform
         uow: FakeUnitOfWork[Any] | None = None
         available: dict[str, Any] = {"federation": self.federation, "clock": self.clock, "new_id": self.new_id,
+                                     "policy": load_policy(),
                                      "platform": platform, **self.lane_of(delivery.queue)}
         try:
             if service == "enrichment":
@@ -185,8 +187,9 @@ class InMemoryFederation:
                 from services.intake import handlers
 
                 uow = FakeUnitOfWork(self.intake_stores[platform])
-                handler = (handlers.when_message_dispatched_take_it_in if sent.type == registry.MESSAGE_DISPATCHED
-                           else handlers.when_routing_decided_record_it)
+                handler = {registry.MESSAGE_DISPATCHED: handlers.when_message_dispatched_take_it_in,
+                           registry.ROUTING_DECIDED: handlers.when_routing_decided_record_it,
+                           registry.MATCH_FOUND: handlers.when_match_found_record_it}[sent.type]
                 await _call(handler, model, available | {"uow": uow})
             elif service == "audit" and sent.type == registry.HOP_RECORDED:
                 await self.audit_logs[platform].append(model)  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """Messages of every released version still read and route: states upgrade one at a time.
 
 tests/contract/fixtures/<version>/ holds messages as that version's producers sent them; they are
-frozen with the release and never regenerated. 1.1 is synthetic (not released): an alert, an
-enriched message and a hop with fields a 1.1 would add, to show a 1.0 consumer ignores them.
+frozen with the release and never regenerated. 1.9 is synthetic (a future minor, not released): an alert, an
+enriched message and a hop with fields a later minor would add, to show a 1.0 consumer ignores them.
 """
 
 import json
@@ -16,7 +16,8 @@ from shared.contracts import registry
 from shared.contracts.catalogue import SCHEMA_OF, consumers_of
 from shared.contracts.versioning import CURRENT, VERSION_HEADER, IncompatibleVersion, Version, load_schemas, releases
 from shared.messaging.outgoing import OutgoingMessage
-from services.routing.domain.decisions import decide
+from services.routing.domain.decisions import Original, decide
+from shared.policy import load_policy
 from tests.contract.pipeline import Delivery, InMemoryFederation, Travelled
 from tests.federations import federation_with
 
@@ -64,7 +65,9 @@ def test_messages_of_every_version_route_as_they_did(name: str, fixture: dict[st
     model = _parse(fixture)
     message = model if fixture["wire_type"] == registry.MESSAGE else model.message
     expected = fixture["routing"]
-    decision = decide(message, federation=ROUTING_FEDERATION, answered_origin=expected["answered_origin"])
+    answered = expected["answered_origin"]
+    original = Original(message.in_reply_to, answered, ()) if answered and message.in_reply_to else None
+    decision = decide(message, federation=ROUTING_FEDERATION, policy=load_policy(), original=original)
     assert (decision.rule, decision.recipients, [list(r) for r in decision.refused]) == (
         expected["rule"], expected["recipients"], expected["refused"])
 
@@ -84,9 +87,9 @@ async def test_the_consumers_handle_messages_of_every_version(name: str, fixture
 
 
 def test_a_newer_minor_keeps_what_the_consumer_knows_and_drops_what_it_does_not() -> None:
-    fixture = dict(FIXTURE_CASES)["1.1/message_alert"]
+    fixture = dict(FIXTURE_CASES)["1.9/message_alert"]
     model = _parse(fixture)
-    assert model.schema_version == "1.1"
+    assert model.schema_version == "1.9"
     assert model.body.entities.persons[0].names[0] == fixture["body"]["body"]["entities"]["persons"][0]["names"][0]
     dumped = json.loads(model.model_dump_json())
     assert "reporting_unit" not in dumped and "threat_level" not in dumped["body"]
@@ -94,12 +97,12 @@ def test_a_newer_minor_keeps_what_the_consumer_knows_and_drops_what_it_does_not(
 
 def test_unknown_fields_are_refused_when_the_message_claims_the_consumers_own_minor() -> None:
     """Ignoring unknown fields is for newer minors only: a 1.0 message with them breaks the 1.0 contract."""
-    fixture = dict(FIXTURE_CASES)["1.1/message_alert"]
+    fixture = dict(FIXTURE_CASES)["1.9/message_alert"]
     body = fixture["body"] | {"schema_version": "1.0"}
     with pytest.raises(ValidationError) as refused:
         registry.parse(registry.MESSAGE, json.dumps(body).encode(), {})
     assert {e["type"] for e in refused.value.errors()} == {"extra_forbidden"}
-    hop = dict(FIXTURE_CASES)["1.1/hop_recorded"]
+    hop = dict(FIXTURE_CASES)["1.9/hop_recorded"]
     with pytest.raises(ValidationError):
         registry.parse(hop["wire_type"], json.dumps(hop["body"]).encode(), {})  # no header: 1.0
 

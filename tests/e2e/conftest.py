@@ -1,5 +1,7 @@
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,7 +10,7 @@ import httpx
 import pytest
 
 from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
-from shared.db.connect import ensure_database
+from shared.db.connect import database_dsn, ensure_database
 from shared.federation import Federation, load_federation
 from tests.federations import MEMBERS, write_federation
 
@@ -36,6 +38,24 @@ class RunningFederation:
     processes: list[ServiceProcess]
     amqp_url: str
     log_dir: Path
+    federation_file: Path
+    postgres_url: str
+    database_prefix: str
+
+    def pcms(self, *args: str) -> subprocess.CompletedProcess:
+        """The operators' command line, against this federation."""
+        env = {**os.environ, "PCMS_FEDERATION_FILE": str(self.federation_file)}
+        return subprocess.run([sys.executable, "-m", "shared.cli.main", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    def database(self, code: str) -> str:
+        return database_dsn(self.postgres_url, f"{self.database_prefix}{code.lower()}")
+
+    def process(self, service: str, platform: str) -> ServiceProcess:
+        return next(p for p in self.processes if (p.service, p.platform) == (service, platform))
+
+    def restart(self, service: str, platform: str) -> None:
+        start([self.process(service, platform)], self.federation_file, self.log_dir)
 
     def api(self, code: str) -> httpx.Client:
         return httpx.Client(base_url=f"http://127.0.0.1:{self.federation.get(code).api_port}", timeout=10)
@@ -69,7 +89,7 @@ def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, databas
         if problems:
             logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(log_dir.glob("*.log")))
             pytest.fail(f"federation did not start: {problems}\n{logs}")
-        yield RunningFederation(federation, processes, amqp_url, log_dir)
+        yield RunningFederation(federation, processes, amqp_url, log_dir, federation_file, postgres_url, database_prefix)
     finally:
         stop(processes)
         for key, value in saved.items():

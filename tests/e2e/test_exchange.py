@@ -62,10 +62,10 @@ def test_an_alert_reaches_every_other_active_platform_and_the_hub_with_a_complet
 
         eventually(lambda: {k: v for k, v in deliveries().items() if v == "received"}.keys() == {"ML", "MR", "HUB"},
                    what="receipts from ML, MR and HUB")
-        assert deliveries()["BF"] == "not_routed" and deliveries()["TD"] == "not_routed"
+        assert deliveries()["BF"] == "not_routed" and deliveries()["TD"] == "held"
         sent = ne.get(f"/v1/messages/{message_id}").json()
         reasons = {d["recipient"]: d["reason"] for d in sent["deliveries"]}
-        assert reasons["BF"] == "member is withdrawn" and reasons["TD"] == "member is suspended"
+        assert reasons["BF"] == "member is withdrawn" and reasons["TD"] == "member is suspended: held at the hub"
 
     with fed.audit_api("HUB") as audit:
         def trail() -> list[str]:

@@ -51,7 +51,9 @@ async def test_topology_declares_quorum_queues_that_dead_letter_and_can_be_appli
         assert inbox["arguments"]["x-dead-letter-exchange"] == names.DEAD_LETTER
         assert inbox["arguments"]["x-overflow"] == "reject-publish"
         assert names.dead_letter_queue(inbox["name"]) in queues
-    assert not any(name.startswith(("inbox.BF", "hub.ingress.TD")) for name in queues)
+    assert not any(name.startswith(("inbox.BF", "hub.ingress.BF")) for name in queues), "withdrawn: no queues"
+    assert names.hub_ingress_queue("TD", names.ROUTINE) in queues and names.held_queue("TD") in queues, (
+        "suspended: its traffic is held in its queues")
 
 
 async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(pool, broker_connection):

@@ -17,7 +17,7 @@ from services.intake.adapters import AsyncpgIntakeStore
 from services.intake.domain.delivery import DeliveryState
 from services.intake.fakes import InMemoryIntakeStore
 from services.routing.adapters import AsyncpgRoutingStore
-from services.routing.domain.decisions import RoutingDecision
+from services.routing.domain.decisions import Original, RoutingDecision
 from services.routing.fakes import InMemoryRoutingStore
 
 pytestmark = pytest.mark.integration
@@ -106,12 +106,12 @@ async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
     assert await store.inbox_message(uuid4()) is None
 
 
-async def test_routing_store_remembers_the_origin_of_routed_messages(store_for):
+async def test_routing_store_remembers_the_origin_and_recipients_of_routed_messages(store_for):
     store = store_for("routing")
     message = an_alert(origin="TD")
-    await store.record(message, RoutingDecision("alert-to-all-active-members", ["ML"]))
-    assert await store.origin_of(message.message_id) == "TD"
-    assert await store.origin_of(uuid4()) is None
+    await store.record(message, RoutingDecision("alert-to-all-active-members", ["ML", "HUB"], held=["BF"]))
+    assert await store.original(message.message_id) == Original(message.message_id, "TD", ("ML", "HUB", "BF"))
+    assert await store.original(uuid4()) is None
 
 
 async def test_regional_index_finds_keys_of_other_messages_only(store_for):

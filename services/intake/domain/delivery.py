@@ -5,6 +5,7 @@ from enum import StrEnum
 
 class DeliveryState(StrEnum):
     NOT_ROUTED = "not_routed"
+    HELD = "held"
     ROUTED = "routed"
     RECEIVED = "received"
     READ = "read"
@@ -14,11 +15,12 @@ class DeliveryState(StrEnum):
 
 RANK = {
     DeliveryState.NOT_ROUTED: 0,
-    DeliveryState.ROUTED: 1,
-    DeliveryState.RECEIVED: 2,
-    DeliveryState.READ: 3,
-    DeliveryState.ACTIONED: 4,
-    DeliveryState.REFUSED: 5,
+    DeliveryState.HELD: 1,
+    DeliveryState.ROUTED: 2,
+    DeliveryState.RECEIVED: 3,
+    DeliveryState.READ: 4,
+    DeliveryState.ACTIONED: 5,
+    DeliveryState.REFUSED: 6,
 }
 
 

@@ -7,6 +7,7 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
+from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.events import (
     Enrichment,
@@ -222,7 +223,7 @@ def test_stamp_publishes_the_event_of_the_command_kind_with_the_platform_stamp(k
     message = published(kind)
     assert type(message) is EVENT_TYPES[kind]
     assert (message.message_id, message.origin, message.created_at) == (MESSAGE_ID, "NE", NOW)
-    assert message.schema_version == "1.0"
+    assert message.schema_version == SCHEMA_VERSION
     assert message.body == SUBMIT_ADAPTER.validate_python(submission(kind)).body
 
 

@@ -8,7 +8,7 @@ from services.intake.domain.delivery import RANK, DeliveryState, advances
 
 pytestmark = pytest.mark.unit
 
-ORDER = [DeliveryState.NOT_ROUTED, DeliveryState.ROUTED, DeliveryState.RECEIVED, DeliveryState.READ,
+ORDER = [DeliveryState.NOT_ROUTED, DeliveryState.HELD, DeliveryState.ROUTED, DeliveryState.RECEIVED, DeliveryState.READ,
          DeliveryState.ACTIONED, DeliveryState.REFUSED]
 
 

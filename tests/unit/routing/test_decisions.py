@@ -8,7 +8,10 @@ import pytest
 
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.federation import Federation
-from services.routing.domain.decisions import RoutingDecision, decide
+from services.routing.domain.decisions import Original, RoutingDecision, decide
+from shared.policy import load_policy
+
+POLICY = load_policy()
 
 pytestmark = pytest.mark.unit
 
@@ -51,8 +54,9 @@ def message(kind: str, *, origin: str = "NE", recipients: list[str] | None = Non
 
 def routed(kind: str, *, origin: str = "NE", recipients: list[str] | None = None,
            answered_origin: str | None = None, **statuses: str) -> RoutingDecision:
+    original = Original(UUID(int=99), answered_origin, ()) if answered_origin else None
     return decide(message(kind, origin=origin, recipients=recipients), federation=federation(**statuses),
-                  answered_origin=answered_origin)
+                  policy=POLICY, original=original)
 
 
 def test_an_alert_goes_to_every_active_member_but_the_origin_and_to_the_hub() -> None:
@@ -75,24 +79,33 @@ def test_an_inactive_member_never_receives_an_alert(status: str) -> None:
     assert decision.recipients == ["MR", "ML", "TD", "HUB"]
 
 
-@pytest.mark.parametrize("status", ["withdrawn", "suspended"])
-def test_an_inactive_member_appears_in_refused_of_an_alert_with_the_reason(status: str) -> None:
-    assert routed("alert", BF=status).refused == [("BF", f"member is {status}")]
+def test_a_withdrawn_member_appears_in_refused_of_an_alert_with_the_reason() -> None:
+    decision = routed("alert", BF="withdrawn")
+    assert decision.refused == [("BF", "member is withdrawn")] and decision.held == []
 
 
-@pytest.mark.parametrize("status", ["withdrawn", "suspended"])
-def test_an_inactive_named_recipient_never_receives_and_is_refused_with_the_reason(status: str) -> None:
-    decision = routed("rfi", recipients=["BF", "ML"], BF=status)
+def test_a_suspended_members_copy_of_an_alert_is_held_not_refused() -> None:
+    decision = routed("alert", BF="suspended")
+    assert decision.held == ["BF"] and decision.refused == []
+
+
+def test_a_withdrawn_named_recipient_never_receives_and_is_refused_with_the_reason() -> None:
+    decision = routed("rfi", recipients=["BF", "ML"], BF="withdrawn")
     assert decision.recipients == ["ML", "HUB"]
-    assert decision.refused == [("BF", f"member is {status}")]
+    assert decision.refused == [("BF", "member is withdrawn")]
+
+
+def test_a_suspended_named_recipients_copy_is_held() -> None:
+    decision = routed("rfi", recipients=["BF", "ML"], BF="suspended")
+    assert (decision.recipients, decision.held, decision.refused) == (["ML", "HUB"], ["BF"], [])
 
 
 @pytest.mark.parametrize("kind", ["report", "rfi"])
 def test_a_report_or_rfi_to_all_goes_to_every_active_member_but_the_origin_and_to_the_hub(kind: str) -> None:
-    decision = routed(kind, recipients=["ALL"], TD="suspended")
+    decision = routed(kind, recipients=["ALL"], TD="withdrawn")
     assert decision.rule == f"{kind}-to-all-active-members"
     assert decision.recipients == ["MR", "ML", "BF", "HUB"]
-    assert decision.refused == [("TD", "member is suspended")]
+    assert decision.refused == [("TD", "member is withdrawn")]
 
 
 @pytest.mark.parametrize("kind", ["report", "rfi"])
@@ -148,7 +161,7 @@ def test_a_reply_to_a_message_unknown_to_the_hub_goes_nowhere(kind: str) -> None
 @pytest.mark.parametrize("kind", ["alert", "rfi", "acknowledgement"])
 def test_a_message_from_an_inactive_origin_goes_nowhere(kind: str, status: str) -> None:
     decision = routed(kind, answered_origin="ML", NE=status)
-    assert decision.rule == "origin-not-active"
+    assert decision.rule == f"origin-{status}"
     assert decision.recipients == []
     assert decision.refused == [("NE", f"origin is {status}")]
 

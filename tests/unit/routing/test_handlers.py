@@ -17,6 +17,9 @@ from shared.messaging.outgoing import OutgoingMessage
 from services.routing.domain.decisions import RoutingDecision
 from services.routing.fakes import InMemoryRoutingStore
 from services.routing.handlers import CONSUMER, when_message_enriched_route_it
+from shared.policy import load_policy
+
+POLICY = load_policy()
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +64,7 @@ def new_uow(store: InMemoryRoutingStore | None = None) -> FakeUnitOfWork[InMemor
 
 
 async def route(uow: FakeUnitOfWork[Any], event: MessageEnriched, fed: Federation | None = None) -> None:
-    await when_message_enriched_route_it(event, uow=uow, federation=fed or federation(), clock=clock)
+    await when_message_enriched_route_it(event, uow=uow, federation=fed or federation(), policy=POLICY, clock=clock)
 
 
 def of_type(rows: list[OutgoingMessage], wire_type: str) -> list[OutgoingMessage]:
@@ -106,7 +109,7 @@ async def test_the_origin_is_told_the_routing_decision_on_its_delivery_queue() -
 
 async def test_routing_records_a_routed_hop_on_the_audit_exchange() -> None:
     uow = new_uow()
-    await route(uow, enriched(message("alert")), federation(BF="suspended"))
+    await route(uow, enriched(message("alert")), federation(BF="withdrawn"))
 
     [row] = of_type(uow.published, HOP_RECORDED)
     assert (row.exchange, row.routing_key) == (names.AUDIT, "audit.routed")
@@ -114,7 +117,7 @@ async def test_routing_records_a_routed_hop_on_the_audit_exchange() -> None:
     assert isinstance(hop, HopRecorded)
     assert (hop.hop, hop.platform, hop.service, hop.message_id, hop.at) == ("routed", "HUB", "routing", ALERT_ID, NOW)
     assert hop.detail["recipients"] == ["MR", "ML", "TD", "HUB"]
-    assert hop.detail["refused"] == ["BF: member is suspended"]
+    assert hop.detail["refused"] == ["BF: member is withdrawn"]
 
 
 async def test_routing_stores_the_decision_and_claims_the_event() -> None:
@@ -196,7 +199,7 @@ async def test_a_message_from_an_inactive_origin_is_dispatched_nowhere_and_no_no
     assert of_type(uow.published, MESSAGE_DISPATCHED) == []
     assert of_type(uow.published, ROUTING_DECIDED) == []
     [row] = of_type(uow.published, HOP_RECORDED)
-    assert parse(row.type, row.body).detail["rule"] == "origin-not-active"
+    assert parse(row.type, row.body).detail["rule"] == f"origin-{status}"
 
 
 async def test_a_message_from_an_unknown_origin_is_dispatched_nowhere() -> None:

@@ -1,0 +1,230 @@
+"""Where the benchmark runs: its own RabbitMQ vhost and its own databases, and the real service processes.
+
+Like the test suite (tests/conftest.py, tests/faults/conftest.py): the broker and PostgreSQL named by
+AMQP_URL / DATABASE_URL, the local ones otherwise; everything the benchmark makes is removed after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import yaml
+
+from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
+from shared.db.connect import database_dsn, ensure_database
+from shared.federation import Federation, load_federation
+
+MEMBERS = {"MR": ("Mauritania", "Nouakchott"), "ML": ("Mali", "Bamako"), "BF": ("Burkina Faso", "Ouagadougou"),
+           "NE": ("Niger", "Niamey"), "TD": ("Chad", "N'Djamena")}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Broker:
+    amqp_url: str
+    management_url: str
+    user: str
+    password: str
+
+    @classmethod
+    def from_environment(cls) -> Broker:
+        url = os.environ.get("AMQP_URL") or os.environ.get("PCMS_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+        parts = urlsplit(url)
+        management = os.environ.get("RABBITMQ_MANAGEMENT_URL", f"http://{parts.hostname}:15672")
+        return cls(urlunsplit((parts.scheme, parts.netloc, "/", "", "")), management,
+                   parts.username or "guest", parts.password or "guest")
+
+    def vhost_url(self, vhost: str) -> str:
+        parts = urlsplit(self.amqp_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), parts.query, ""))
+
+    def _api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.management_url, auth=(self.user, self.password), timeout=300)
+
+    def create_vhost(self, vhost: str) -> str:
+        with self._api() as api:
+            api.put(f"/api/vhosts/{quote(vhost, safe='')}").raise_for_status()
+            api.put(f"/api/permissions/{quote(vhost, safe='')}/{self.user}",
+                    json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        return self.vhost_url(vhost)
+
+    def delete_vhost(self, vhost: str) -> None:
+        with self._api() as api:
+            api.delete(f"/api/vhosts/{quote(vhost, safe='')}")
+
+    def queued(self, vhost: str) -> dict[str, int]:
+        """Messages in each queue of the vhost (ready + unacked), as the management API last sampled them."""
+        with self._api() as api:
+            response = api.get(f"/api/queues/{quote(vhost, safe='')}", params={"columns": "name,messages"})
+            response.raise_for_status()
+            return {q["name"]: int(q.get("messages") or 0) for q in response.json()}
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or os.environ.get("PCMS_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def drop_databases(server_url: str, prefix: str) -> None:
+    connection = await asyncpg.connect(server_url)
+    try:
+        rows = await connection.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%")
+        for row in rows:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def free_port_pair() -> int:
+    """A port p with p, p + 100 (audit) and p + 200 (matching) free."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 200 >= 65535:
+            continue
+        try:
+            for offset in (AUDIT_PORT_OFFSET, 200):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+
+
+def write_federation(path: Path, active_members: list[str]) -> Path:
+    platforms = [{"code": "HUB", "role": "hub", "name": "Regional Platform", "city": "Nouakchott", "country": "MR",
+                  "status": "active", "api_port": free_port_pair()}]
+    for code, (name, city) in MEMBERS.items():
+        platforms.append({"code": code, "role": "member", "name": name, "city": city, "country": code,
+                          "status": "active" if code in active_members else "withdrawn", "api_port": free_port_pair()})
+    path.write_text(yaml.safe_dump({"version": 1, "platforms": platforms}), encoding="utf-8")
+    return path
+
+
+# ---- process figures from /proc -----------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (its threads included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident set now (VmRSS) and its peak over the process's life (VmHWM), in MB."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                found[line[:5]] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return {"rss_mb": found.get("VmRSS"), "peak_rss_mb": found.get("VmHWM")}
+
+
+# ---- a federation of real service processes -------------------------------------------------------
+
+@dataclass
+class RunningFederation:
+    federation: Federation
+    processes: list[ServiceProcess]
+    amqp_url: str
+    server_url: str
+    prefix: str
+    vhost: str
+    log_dir: Path
+    origin: str = "NE"
+    _connections: dict[str, asyncpg.Connection] = field(default_factory=dict)
+
+    @property
+    def recipients(self) -> list[str]:
+        """Who receives an alert of the origin: every other active member, and the hub."""
+        return [p.code for p in self.federation.active_platforms if p.code != self.origin]
+
+    def url(self, code: str) -> str:
+        return f"http://127.0.0.1:{self.federation.get(code).api_port}"
+
+    def dsn(self, code: str) -> str:
+        return database_dsn(self.server_url, f"{self.prefix}{code.lower()}")
+
+    async def db(self, code: str) -> asyncpg.Connection:
+        if code not in self._connections:
+            self._connections[code] = await asyncpg.connect(self.dsn(code))
+        return self._connections[code]
+
+    async def close(self) -> None:
+        for connection in self._connections.values():
+            await connection.close()
+        self._connections.clear()
+
+    def pids(self) -> dict[str, int]:
+        return {f"{p.service}@{p.platform}": p.process.pid for p in self.processes if p.process and p.process.poll() is None}
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids().items()}
+
+    def memory(self) -> dict[str, dict[str, float]]:
+        return {name: memory_mb(pid) for name, pid in self.pids().items()}
+
+    def dead(self) -> list[str]:
+        return [f"{p.service}@{p.platform}" for p in self.processes if p.process and p.process.poll() is not None]
+
+
+def start_federation(broker: Broker, work_dir: Path, active_members: list[str], *, timeout: float = 120,
+                     extra_env: dict[str, str] | None = None) -> RunningFederation:
+    tag = uuid.uuid4().hex[:8]
+    vhost, prefix = f"bench-{tag}", f"bench{tag}_"
+    amqp_url = broker.create_vhost(vhost)
+    server_url = database_url()
+    federation_file = write_federation(work_dir / "federation.yaml", active_members)
+    federation = load_federation(federation_file)
+    log_dir = work_dir / "logs"
+    os.environ.update({"AMQP_URL": amqp_url, "DATABASE_URL": server_url, "PCMS_DATABASE_PREFIX": prefix,
+                       **(extra_env or {})})
+
+    async def prepare() -> None:  # the databases exist before several processes race to migrate them
+        for platform in federation.active_platforms:
+            await ensure_database(server_url, f"{prefix}{platform.code.lower()}")
+
+    asyncio.run(prepare())
+    processes = plan(federation)
+    running = RunningFederation(federation, processes, amqp_url, server_url, prefix, vhost, log_dir)
+    start(processes, federation_file.resolve(), log_dir)
+    problems = wait_healthy(processes, timeout=timeout)
+    if problems:
+        stop_federation(running, broker)
+        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(log_dir.glob("*.log")))
+        raise RuntimeError(f"federation did not start: {problems}\n{logs}")
+    return running
+
+
+def stop_federation(running: RunningFederation, broker: Broker, *, keep: bool = False) -> None:
+    stop(running.processes)
+    if not keep:
+        broker.delete_vhost(running.vhost)
+        asyncio.run(drop_databases(running.server_url, running.prefix))
+
+
+def wait_idle(broker: Broker, vhost: str, *, timeout: float = 60, ignore: tuple[str, ...] = (".dlq", "quarantine.")) -> float:
+    """Seconds until no queue of the vhost holds a message (twice in a row: the management API samples)."""
+    started = time.monotonic()
+    empty_reads = 0
+    while time.monotonic() - started < timeout:
+        queued = broker.queued(vhost)
+        busy = sum(n for name, n in queued.items() if not any(mark in name for mark in ignore))
+        empty_reads = empty_reads + 1 if busy == 0 else 0
+        if empty_reads >= 2:
+            return round(time.monotonic() - started, 1)
+        time.sleep(1)
+    return round(time.monotonic() - started, 1)

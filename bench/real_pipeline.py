@@ -1,0 +1,254 @@
+"""The real pipeline: alerts submitted over HTTP at NE until committed in every recipient's inbox and the hub's audit.
+
+Latency of an alert to a recipient: submission (the benchmark's clock just before the POST) to its row
+in that recipient's `inbox_items.received_at`; its fan-out latency is the one to the last recipient;
+"audited" is until the hub's audit holds the `delivered` hop of every recipient. Everything runs on one
+machine, so the clocks agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.infra import RunningFederation
+from bench.payloads import wanted_person_alert, write_stolen_vehicles
+from bench.stats import fan_out_latencies, latency_summary, per_second
+
+RETRY_STATUSES = (409, 500, 502, 503)
+
+
+@dataclass
+class Submissions:
+    submitted: dict[str, float] = field(default_factory=dict)   # message id -> submission time (epoch s)
+    accepted_at: list[float] = field(default_factory=list)
+    retries: int = 0
+    failures: list[str] = field(default_factory=list)
+    started: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        last = max(self.accepted_at, default=self.started)
+        return {"submitted": len(self.submitted), "http_retries": self.retries, "http_failures": len(self.failures),
+                "accepted_per_second": per_second(len(self.submitted), last - self.started)}
+
+
+async def submit(client: httpx.AsyncClient, body: dict[str, Any], into: Submissions) -> None:
+    """Like a careful client: the same idempotency key until accepted (503 under backpressure, lost connections)."""
+    key = str(uuid.uuid4())
+    at = time.time()
+    delay = 0.05
+    for _ in range(200):
+        try:
+            response = await client.post("/v1/messages", json=body, headers={"Idempotency-Key": key})
+            if response.status_code == 202:
+                into.submitted[response.json()["message_id"]] = at
+                into.accepted_at.append(time.time())
+                return
+            if response.status_code not in RETRY_STATUSES:
+                into.failures.append(f"{response.status_code}: {response.text[:200]}")
+                return
+        except httpx.TransportError:
+            pass
+        into.retries += 1
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    into.failures.append("gave up after 200 attempts")
+
+
+def _client(fed: RunningFederation, connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=fed.url(fed.origin), timeout=30,
+                             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+
+
+async def offered_load(fed: RunningFederation, rate: float, *, duration: float | None = None,
+                       until: asyncio.Event | None = None, seed: int = 1,
+                       body: Callable[[random.Random], dict[str, Any]] = wanted_person_alert) -> Submissions:
+    """Open loop: one submission every 1/rate s whatever the answers, for `duration` s or until `until` is set."""
+    rng = random.Random(seed)
+    into = Submissions(started=time.time())
+    tasks = []
+    async with _client(fed, 200) as client:
+        start = time.perf_counter()
+        i = 0
+        while (duration is None or i < rate * duration) and not (until is not None and until.is_set()):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(submit(client, body(rng), into)))
+            i += 1
+        await asyncio.gather(*tasks)
+    return into
+
+
+async def closed_load(fed: RunningFederation, concurrency: int, duration: float, *, seed: int = 2) -> Submissions:
+    """The maximum: `concurrency` clients submitting back to back for `duration` s."""
+    rng = random.Random(seed)
+    into = Submissions(started=time.time())
+    deadline = time.perf_counter() + duration
+    async with _client(fed, concurrency) as client:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                await submit(client, wanted_person_alert(rng), into)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return into
+
+
+async def wait_delivered(fed: RunningFederation, into: Submissions, *, timeout: float) -> dict[str, Any]:
+    """Polls the recipients' databases and the hub's audit until every alert is everywhere; the latencies."""
+    ids = list(into.submitted)
+    recipients = fed.recipients
+    hub = fed.federation.hub.code
+    want_audit = len(ids) * len(recipients)
+    started = time.monotonic()
+    complete = False
+    counts: dict[str, int] = {}
+    while ids and time.monotonic() - started < timeout:
+        for code in recipients:
+            counts[code] = await (await fed.db(code)).fetchval(
+                "SELECT count(*) FROM inbox_items WHERE message_id = ANY($1::uuid[])", ids)
+        counts["audit@" + hub] = await (await fed.db(hub)).fetchval(
+            "SELECT count(*) FROM audit_log WHERE message_id = ANY($1::uuid[]) AND hop = 'delivered'", ids)
+        if all(counts[c] == len(ids) for c in recipients) and counts["audit@" + hub] >= want_audit:
+            complete = True
+            break
+        await asyncio.sleep(0.5)
+    received: dict[tuple[str, str], float] = {}
+    for code in recipients:
+        rows = await (await fed.db(code)).fetch(
+            "SELECT message_id, received_at FROM inbox_items WHERE message_id = ANY($1::uuid[])", ids)
+        received.update({(str(r["message_id"]), code): r["received_at"].timestamp() for r in rows})
+    audited_rows = await (await fed.db(hub)).fetch(
+        "SELECT message_id, count(*) AS n, max(recorded_at) AS last FROM audit_log "
+        "WHERE message_id = ANY($1::uuid[]) AND hop = 'delivered' GROUP BY message_id", ids)
+    audited = {str(r["message_id"]): r["last"].timestamp() for r in audited_rows if r["n"] >= len(recipients)}
+    fan_out, deliveries = fan_out_latencies(into.submitted, received, recipients)
+    audit_ms = [(audited[m] - at) * 1000 for m, at in into.submitted.items() if m in audited]
+    last_inbox = {}
+    for (message_id, _), at in received.items():
+        last_inbox[message_id] = max(last_inbox.get(message_id, 0.0), at)
+    done = [max(last_inbox[m], audited[m]) for m in ids if m in audited and m in last_inbox]
+    span = (max(done) - into.started) if done else None
+    return {
+        "complete": complete, "alerts_everywhere": len(done), "counts": counts,
+        "sustained_per_second": per_second(len(done), span) if complete else None,
+        "seconds_to_last_commit": round(span, 3) if span else None,
+        "fan_out_ms": latency_summary(fan_out), "delivery_ms": latency_summary(deliveries),
+        "audited_ms": latency_summary(audit_ms),
+    }
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after.get(name, 0.0) - seconds, 3) for name, seconds in before.items()}
+
+
+async def measure_load(fed: RunningFederation, *, rate: float | None, duration: float, concurrency: int = 48,
+                       drain_timeout: float = 120, during: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """One phase: offered `rate` alerts/s (None: the maximum, closed loop) for `duration` s, then drain."""
+    cpu_before = fed.cpu()
+    if during is not None:
+        during()
+    if rate is None:
+        into = await closed_load(fed, concurrency, duration)
+    else:
+        into = await offered_load(fed, rate, duration=duration)
+    delivered = await wait_delivered(fed, into, timeout=drain_timeout)
+    cpu = cpu_delta(cpu_before, fed.cpu())
+    alerts = delivered["alerts_everywhere"] or 0
+    total_cpu = sum(cpu.values())
+    return {
+        "offered_per_second": rate if rate is not None else "max", "duration_s": duration,
+        **({"clients": concurrency} if rate is None else {}),
+        **into.summary(), **delivered,
+        "cpu_seconds": cpu, "cpu_seconds_total": round(total_cpu, 3),
+        "cpu_ms_per_alert": round(total_cpu / alerts * 1000, 2) if alerts else None,
+    }
+
+
+# ---- bulk import -----------------------------------------------------------------------------------
+
+async def _run(command: list[str]) -> tuple[int, float, str]:
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT)
+    output, _ = await process.communicate()
+    return process.returncode or 0, time.perf_counter() - started, output.decode(errors="replace")
+
+
+async def bulk_import(fed: RunningFederation, work_dir: Path, *, records: int, alert_rate: float,
+                      drain_timeout: float) -> dict[str, Any]:
+    """`pcms import` of `records` stolen vehicles while alerts arrive at `alert_rate`/s; then the same file again."""
+    path = work_dir / f"stolen_vehicles_{records}.csv"
+    bad_lines = write_stolen_vehicles(path, records)
+    report_path, rejects_path = work_dir / "import_report.json", work_dir / "import_rejects.csv"
+    command = [sys.executable, "-m", "shared.cli.main", "import", str(path), "--platform", fed.origin,
+               "--kind", "stolen_vehicle", "--url", fed.url(fed.origin), "--no-progress",
+               "--report", str(report_path), "--rejects", str(rejects_path)]
+    cpu_before = fed.cpu()
+    started = time.time()
+    finished = asyncio.Event()
+
+    async def importing() -> tuple[int, float, str]:
+        try:
+            return await _run(command)
+        finally:
+            finished.set()
+
+    (code, seconds, output), alerts = await asyncio.gather(
+        importing(), offered_load(fed, alert_rate, until=finished, seed=3))
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    alert_latency = await wait_delivered(fed, alerts, timeout=drain_timeout)
+    accepted = report.get("accepted", 0) + report.get("duplicates", 0)
+    drained, counts = await _wait_bulk_delivered(fed, accepted, started, drain_timeout)
+    cpu = cpu_delta(cpu_before, fed.cpu())
+    rerun_code, rerun_seconds, rerun_output = await _run(
+        [*command[:-4], "--report", str(work_dir / "import_rerun.json")])
+    rerun = json.loads((work_dir / "import_rerun.json").read_text()) if (work_dir / "import_rerun.json").exists() else {}
+    rejected_lines = [r["line"] for r in report.get("rejects", [])]
+    return {
+        "records": records, "file": path.name, "exit_code": code,
+        "import_seconds": round(seconds, 2), "records_per_second": per_second(records, seconds),
+        "accepted": report.get("accepted"), "duplicates": report.get("duplicates"), "rejected": report.get("rejected"),
+        "rejects_reported_as_planted": rejected_lines == bad_lines,
+        "reject_examples": report.get("rejects", [])[:3],
+        "seconds_until_every_recipient_holds_all": drained, "recipient_counts": counts,
+        "cpu_seconds_total": round(sum(cpu.values()), 2), "cpu_seconds": cpu,
+        "alerts_during_import": {"offered_per_second": alert_rate, **alerts.summary(),
+                                 "fan_out_ms": alert_latency["fan_out_ms"], "audited_ms": alert_latency["audited_ms"],
+                                 "complete": alert_latency["complete"]},
+        "rerun": {"exit_code": rerun_code, "seconds": round(rerun_seconds, 2), "accepted": rerun.get("accepted"),
+                  "duplicates": rerun.get("duplicates"), "rejected": rerun.get("rejected")},
+        "import_output_tail": output.strip().splitlines()[-3:] if code not in (0, 1) else [],
+        "rerun_output_tail": rerun_output.strip().splitlines()[-3:] if rerun_code not in (0, 1) else [],
+    }
+
+
+async def _wait_bulk_delivered(fed: RunningFederation, accepted: int, started: float,
+                               timeout: float) -> tuple[float | None, dict[str, int]]:
+    """Seconds from the start of the import until every recipient's inbox holds every accepted record."""
+    deadline = time.monotonic() + timeout
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        for code in fed.recipients:
+            counts[code] = await (await fed.db(code)).fetchval(
+                "SELECT count(*) FROM inbox_items WHERE origin = $1 AND kind = 'alert' AND priority = 'routine'",
+                fed.origin)
+        if accepted and all(n >= accepted for n in counts.values()):
+            latest = []
+            for code in fed.recipients:
+                latest.append(await (await fed.db(code)).fetchval(
+                    "SELECT max(received_at) FROM inbox_items WHERE origin = $1 AND kind = 'alert' AND priority = 'routine'",
+                    fed.origin))
+            return round(max(t.timestamp() for t in latest) - started, 2), counts
+        await asyncio.sleep(2)
+    return None, counts
