@@ -7,7 +7,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
@@ -38,6 +38,7 @@ class Infrastructure:
     federation_file: FederationFile
     pool: asyncpg.Pool
     broker: BrokerSession
+    relays: list[OutboxRelay] = field(default_factory=list)
 
     @property
     def federation(self) -> Federation:
@@ -54,16 +55,23 @@ class Infrastructure:
     def unit_of_work_factory(
         self, store_factory: Callable[[asyncpg.Connection], StoreT]
     ) -> Callable[[], AsyncpgUnitOfWork[StoreT]]:
-        return lambda: AsyncpgUnitOfWork(self.pool, store_factory)
+        return lambda: AsyncpgUnitOfWork(self.pool, store_factory, after_commit=self.wake_relays)
 
     def relay(self, after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: []) -> OutboxRelay:
-        return OutboxRelay(
+        relay = OutboxRelay(
             AsyncpgOutboxStore(self.pool),
             self.publisher,
             batch_size=self.settings.relay_batch,
             poll_seconds=self.settings.relay_poll_seconds,
             after_sent=after_sent,
         )
+        self.relays.append(relay)
+        return relay
+
+    def wake_relays(self) -> None:
+        """Outbox rows were committed in this process: publish them now rather than at the next poll."""
+        for relay in self.relays:
+            relay.wake()
 
     async def start_consumers(
         self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from shared.contracts import catalogue, registry
+from shared.contracts import catalogue
 from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.generate import CONTRACTS, current_schemas
 from shared.contracts.versioning import VERSION_HEADER
@@ -170,7 +170,7 @@ def build(federation: Federation | None = None) -> dict[str, Any]:
     federation = federation or load_federation(DEFAULT_FEDERATION_FILE)
     topology: Topology = federation_topology(federation)
     wire_ids = {wire: _id(wire) for wire in catalogue.SCHEMA_OF}
-    all_wires = sorted(catalogue.SCHEMA_OF)
+
     quarantine_exchanges = {names.QUARANTINE}
     retry_exchanges = {names.DEAD_LETTER, names.RETRY, *(names.delay_exchange(s) for s in names.RETRY_DELAYS_SECONDS)}
 

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
 from shared.contracts.events import CheckpointPublished, MatchFound

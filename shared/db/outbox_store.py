@@ -1,13 +1,12 @@
 """The relay's side of the outbox: take unsent rows with SKIP LOCKED, mark them after the confirm."""
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 import orjson
 
-from shared.db.uow import OUTBOX_NOTIFY_CHANNEL, insert_outbox_rows
+from shared.db.uow import insert_outbox_rows
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch
 
@@ -51,21 +50,6 @@ class AsyncpgOutboxStore:
             "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)", older_than_seconds
         )
         return int(status.split()[-1])
-
-    @asynccontextmanager
-    async def notifications(self, on_notify: Callable[[], None]) -> AsyncIterator[Callable[[], bool]]:
-        """Calls on_notify when a transaction adds outbox rows; yields a check that the listener still lives."""
-        connection: asyncpg.Connection = await self._pool.acquire()
-        callback = lambda *_: on_notify()  # noqa: E731
-        await connection.add_listener(OUTBOX_NOTIFY_CHANNEL, callback)
-        try:
-            yield lambda: not connection.is_closed()
-        finally:
-            try:
-                if not connection.is_closed():
-                    await asyncio.shield(connection.remove_listener(OUTBOX_NOTIFY_CHANNEL, callback))
-            finally:
-                await self._pool.release(connection)
 
 
 def _to_message(row: asyncpg.Record) -> OutgoingMessage:

@@ -12,7 +12,6 @@ from shared.messaging.outgoing import OutgoingMessage
 
 StoreT = TypeVar("StoreT")
 
-OUTBOX_NOTIFY_CHANNEL = "pcms_outbox"
 
 _INSERT_OUTBOX = """
 INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body)
@@ -29,9 +28,17 @@ class BufferedOutbox:
 
 
 class AsyncpgUnitOfWork(Generic[StoreT]):
-    def __init__(self, pool: asyncpg.Pool, store_factory: Callable[[asyncpg.Connection], StoreT]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store_factory: Callable[[asyncpg.Connection], StoreT],
+        *,
+        after_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        """after_commit runs when a commit added outbox rows: it wakes the relay of this process."""
         self._pool = pool
         self._store_factory = store_factory
+        self._after_commit = after_commit
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self.outbox = BufferedOutbox()
@@ -47,6 +54,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._connection is not None and self._transaction is not None
+        added = bool(self.outbox.pending)
         try:
             if exc_type is None:
                 await self._flush_outbox()
@@ -57,6 +65,8 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             await self._pool.release(self._connection)
             self._connection = None
             self.outbox = BufferedOutbox()
+        if exc_type is None and added:
+            self._after_commit()
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None
@@ -83,4 +93,3 @@ async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[Outg
             for m in messages
         ],
     )
-    await connection.execute(f"NOTIFY {OUTBOX_NOTIFY_CHANNEL}")

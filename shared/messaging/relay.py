@@ -16,8 +16,6 @@ log = structlog.get_logger("relay")
 class OutboxStore(Protocol):
     def take(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]: ...
 
-    def notifications(self, on_notify: Callable[[], None]) -> AbstractAsyncContextManager[Callable[[], bool]]: ...
-
     async def unsent_count(self) -> int: ...
 
     async def forget_sent(self, older_than_seconds: float) -> int: ...
@@ -76,21 +74,9 @@ class OutboxRelay:
         await asyncio.gather(self._relay_forever(), self.watch_backlog())
 
     async def _relay_forever(self) -> None:
-        while True:
-            try:
-                async with self._store.notifications(self.wake) as listening:
-                    await self._relay_while(listening)
-            except Exception as error:  # no listener: the database is away; poll until it is back
-                log.warning("relay_listener_lost", error=f"{type(error).__name__}: {error}")
-                await self._relay_while(lambda: False, rounds=max(1, int(5 / self._poll_seconds)))
-
-    async def _relay_while(self, listening: Callable[[], bool], rounds: int | None = None) -> None:
+        """Relays whenever this process commits outbox rows (wake), and polls for anything else."""
         failures = 0
-        while rounds is None or rounds > 0:
-            if rounds is not None:
-                rounds -= 1
-            elif not listening():
-                return
+        while True:
             self._wakeup.clear()
             try:
                 relayed = await self.relay_once()

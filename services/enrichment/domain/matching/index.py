@@ -11,12 +11,6 @@ from services.enrichment.domain.matching.postings import Posting, add_posting, r
 from services.enrichment.domain.matching.records import Candidate, RecordRef
 from services.enrichment.domain.matching.refs import RefStore
 from services.enrichment.domain.matching.thresholds import HIT_THRESHOLD, outcome_for
-from services.enrichment.domain.normalise.entities import (
-    document_canonical,
-    firearm_canonical,
-    phone_canonical,
-    vehicle_canonical,
-)
 from services.enrichment.domain.normalise.keys import make_key
 
 COMMON_NAME_POPULATION = 50
