@@ -18,6 +18,7 @@ from shared.cli.topology import apply
 from shared.federation import Federation, load_federation
 
 AUDIT_PORT_OFFSET = 100
+MATCHING_PORT_OFFSET = 200  # EnrichmentSettings.api_port_offset
 
 
 @dataclass
@@ -31,7 +32,7 @@ class ServiceProcess:
 def plan(federation: Federation) -> list[ServiceProcess]:
     hub = federation.hub.code
     planned = [
-        ServiceProcess("enrichment", hub, federation.hub.api_port + 200),  # matching API: EnrichmentSettings.api_port_offset
+        ServiceProcess("enrichment", hub, federation.hub.api_port + MATCHING_PORT_OFFSET),
         ServiceProcess("routing", hub, None),
     ]
     for platform in federation.active_platforms:
@@ -92,7 +93,7 @@ def run(
     planned = plan(federation)
     start(planned, federation_file.resolve(), log_dir)
     try:
-        problems = wait_healthy(planned, timeout=60)
+        problems = wait_healthy(planned, timeout=180)  # enrichment loads the regional index before it is healthy
         if problems:
             console.print("[red]" + "\n".join(problems) + f"[/red]\nlogs: {log_dir}/")
             raise typer.Exit(1)
@@ -103,6 +104,7 @@ def run(
                               f"   audit http://127.0.0.1:{platform.api_port + AUDIT_PORT_OFFSET}/docs")
             else:
                 console.print(f"  {platform.code:<4} {platform.name:<20} {platform.status.value}: not started")
+        console.print(f"  matching API (hub)        http://127.0.0.1:{federation.hub.api_port + MATCHING_PORT_OFFSET}/docs")
         console.print("RabbitMQ management UI: http://127.0.0.1:15672 (guest/guest locally)")
         console.print(f"logs: {log_dir}/   Ctrl-C stops everything.")
         while all(p.process and p.process.poll() is None for p in planned):
