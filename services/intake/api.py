@@ -71,9 +71,19 @@ def build_api(
         kind: Literal["alert", "report", "rfi", "rfi_response"] | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         before: Annotated[str | None, Query(description="ISO timestamp: items received before it")] = None,
+        actor: Annotated[str | None, Header(alias="X-PCMS-Actor", max_length=200,
+                                            description="Who reads: recorded in the audit log.")] = None,
     ) -> dict[str, Any]:
         items = await queries.inbox(kind=kind, limit=limit, before=before)
+        await _record_reads(items, actor=actor, via="GET /v1/inbox")
         return {"platform": platform, "count": len(items), "items": items}
+
+    async def _record_reads(items: list[dict[str, Any]], *, actor: str | None, via: str) -> None:
+        """Reads of personal data are audited before they are answered."""
+        reads = [(UUID(i["message_id"]), UUID(i["message"]["correlation_id"]), i["kind"]) for i in items]
+        if reads:
+            await handlers.record_reads(reads, uow=new_uow(), platform=platform, actor=actor, via=via,
+                                        clock=message_deps["clock"])
 
     @app.get("/v1/rfis")
     async def rfis(
@@ -97,10 +107,16 @@ def build_api(
         return {"platform": platform, "count": len(found), "items": found}
 
     @app.get("/v1/messages/{message_id}")
-    async def sent_message(message_id: UUID) -> dict[str, Any]:
+    async def sent_message(
+        message_id: UUID,
+        actor: Annotated[str | None, Header(alias="X-PCMS-Actor", max_length=200,
+                                            description="Who reads: recorded in the audit log.")] = None,
+    ) -> dict[str, Any]:
         found = await queries.sent_message(message_id)
         if found is None:
             raise HTTPException(404, detail=f"message {message_id} was not sent by {platform}")
+        await _record_reads([{"message_id": str(message_id), "message": found["message"], "kind": found["message"]["kind"]}],
+                            actor=actor, via="GET /v1/messages/{id}")
         return found
 
     @app.post("/v1/messages/{message_id}/ack", status_code=202, response_model=Accepted)

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
@@ -143,6 +143,28 @@ async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWor
             return DUPLICATE
         await uow.store.save_match(notification)
     return None
+
+
+async def record_reads(
+    reads: list[tuple[UUID, UUID | None, str | None]],
+    *,
+    uow: UnitOfWork[IntakeStore],
+    platform: str,
+    actor: str | None,
+    via: str,
+    clock: Callable[[], datetime],
+) -> None:
+    """Who read which record through the API: one `read` audit entry per message shown (id, correlation, kind)."""
+    now = clock()
+    async with uow:
+        for message_id, correlation_id, kind in reads:
+            event = HopRecorded(
+                event_id=uuid5(message_id, f"read:{platform}:{actor}:{now.isoformat()}"), message_id=message_id,
+                correlation_id=correlation_id, kind=kind, hop=Hop.READ, platform=platform, service=CONSUMER,
+                actor=actor, at=now, detail={"via": via},
+            )
+            uow.outbox.add(outgoing(event, exchange=names.platform_exchange(platform),
+                                    routing_key=names.audit_key(Hop.READ)))
 
 
 async def remind_and_flag_overdue(

@@ -60,7 +60,7 @@ async def when_message_enriched_route_it(
             )
             uow.outbox.add(outgoing(notice, exchange=names.DELIVERY, routing_key=names.delivery_key(message.origin, lane)))
             _notify_matches(event, decision, uow=uow, federation=federation, policy=policy, now=now, lane=lane)
-        uow.outbox.add(outgoing(_routed_hop(event, decision, federation, now), exchange=names.AUDIT,
+        uow.outbox.add(outgoing(_routed_hop(event, decision, federation, now, policy.version), exchange=names.AUDIT,
                                 routing_key=names.audit_key(Hop.ROUTED)))
     return None
 
@@ -84,7 +84,9 @@ def _notify_matches(
         uow.outbox.add(outgoing(notification, exchange=names.DELIVERY, routing_key=names.delivery_key(recipient, lane)))
 
 
-def _routed_hop(event: MessageEnriched, decision: RoutingDecision, federation: Federation, now: datetime) -> HopRecorded:
+def _routed_hop(
+    event: MessageEnriched, decision: RoutingDecision, federation: Federation, now: datetime, policy_version: int
+) -> HopRecorded:
     message = event.message
     return HopRecorded(
         event_id=hop_event_id(message.message_id, Hop.ROUTED, federation.hub.code),
@@ -92,5 +94,5 @@ def _routed_hop(event: MessageEnriched, decision: RoutingDecision, federation: F
         hop=Hop.ROUTED, platform=federation.hub.code, service=CONSUMER, at=now,
         detail={"origin": message.origin, "rule": decision.rule, "recipients": decision.recipients,
                 "held": decision.held, "refused": [f"{code}: {reason}" for code, reason in decision.refused],
-                "hits": decision.hits},
+                "hits": decision.hits, "policy_version": policy_version},
     )

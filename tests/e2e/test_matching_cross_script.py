@@ -48,6 +48,13 @@ def test_an_arabic_script_report_hits_a_latin_script_alert_and_the_index_answers
         assert (hit["matched_platform"], hit["outcome"], hit["position"]) == ("NE", "hit", 0)
         assert any("across scripts" in line for line in hit["explanation"]), hit["explanation"]
 
+        def notified(client) -> list:  # noqa: ANN001
+            return [n for n in client.get("/v1/matches").json()["items"] if n["message_id"] == report_id]
+
+        for owner, client in (("NE", ne), ("ML", ml), ("HUB", hub)):
+            [notice] = eventually(lambda client=client: notified(client), what=f"hit notification at {owner}")
+            assert any(h["matched_message_id"] == alert_id for h in notice["hits"]), notice
+
         found = matching.post("/v1/match", json={"entity_type": "person", "limit": 5,
                                                  "entity": {"names": ["محمد ولد احمد"], "birth_date": "1985"}})
         assert found.status_code == 200, found.text

@@ -22,6 +22,12 @@ def deliveries(client, message_id: str) -> dict[str, tuple[str, str | None]]:  #
     return {d["recipient"]: (d["state"], d["reason"]) for d in client.get(f"/v1/messages/{message_id}").json()["deliveries"]}
 
 
+def decided(ne) -> dict[str, tuple[str, str | None]]:  # noqa: ANN001
+    """Submits an alert at NE and returns the delivery states once routing has decided (ML always receives)."""
+    alert_id = ne.post("/v1/messages", json=WANTED).json()["message_id"]
+    return eventually(lambda: (states := deliveries(ne, alert_id)).get("ML") and states, what="a routing decision")
+
+
 async def queue_depth(amqp_url: str, queue: str) -> int:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
@@ -96,8 +102,7 @@ def test_a_suspended_members_traffic_is_held_and_delivered_when_it_is_reinstated
         assert asyncio.run(queue_depth(fed.amqp_url, names.inbox_queue("TD", names.URGENT))) == 1
 
         def routed_to_td() -> bool:
-            again = ne.post("/v1/messages", json=WANTED).json()["message_id"]
-            return eventually(lambda: deliveries(ne, again).get("TD"), what="a decision on TD")[0] == "routed"
+            return decided(ne).get("TD", ("",))[0] == "routed"
 
         eventually(routed_to_td, within=30, what="new alerts routed to the reinstated member")
 
@@ -108,9 +113,7 @@ def test_a_withdrawn_member_receives_nothing_new_and_its_publishes_are_refused(r
     assert done.returncode == 0, done.stdout + done.stderr
     with fed.api("NE") as ne, fed.api("MR") as mr:
         def refused_for_mr() -> bool:
-            alert_id = ne.post("/v1/messages", json=WANTED).json()["message_id"]
-            state = eventually(lambda: deliveries(ne, alert_id).get("MR"), what="a decision on MR")
-            return state == ("not_routed", "member is withdrawn")
+            return decided(ne).get("MR") == ("not_routed", "member is withdrawn")
 
         eventually(refused_for_mr, within=30, what="MR refused once the hub follows the federation")
         mr_message = mr.post("/v1/messages", json=WANTED).json()["message_id"]
@@ -123,8 +126,9 @@ def test_a_withdrawn_member_receives_nothing_new_and_its_publishes_are_refused(r
         finally:
             await connection.close()
 
-    error = eventually(lambda: asyncio.run(outbox_error()), what="MR's publish refused")
-    assert "PublishError" in error or "NO_ROUTE" in error
+    error = eventually(lambda: (e := asyncio.run(outbox_error())) and "PublishError" in e and e,
+                       what="MR's publish refused as unroutable")
+    assert "NO_ROUTE" in error or "PublishError" in error
     events = asyncio.run(_membership_events(fed))
     assert ("MR", "withdraw", "active", "withdrawn") in events
 
@@ -137,8 +141,7 @@ def test_a_member_is_admitted_without_a_code_change(running_federation):
     assert asyncio.run(queue_depth(fed.amqp_url, names.inbox_queue("SN", names.URGENT))) == 0
     with fed.api("NE") as ne:
         def routed_to_sn() -> bool:
-            alert_id = ne.post("/v1/messages", json=WANTED).json()["message_id"]
-            return eventually(lambda: deliveries(ne, alert_id).get("SN"), what="a decision on SN")[0] == "routed"
+            return decided(ne).get("SN", ("",))[0] == "routed"
 
         eventually(routed_to_sn, within=30, what="alerts routed to the new member")
     assert asyncio.run(queue_depth(fed.amqp_url, names.inbox_queue("SN", names.URGENT))) >= 1
@@ -206,3 +209,21 @@ async def _membership_events(fed) -> set[tuple]:  # noqa: ANN001
 
 
 _ = time
+
+
+def test_an_alert_expires_at_its_valid_until_in_the_recipients_inbox(running_federation):
+    from datetime import timedelta
+
+    fed = running_federation
+    until = (datetime.now(UTC) + timedelta(seconds=10)).isoformat()
+    with fed.api("NE") as ne, fed.api("ML") as ml:
+        alert_id = ne.post("/v1/messages", json={**WANTED, "body": {**WANTED["body"], "valid_until": until}}).json()[
+            "message_id"]
+
+        def state() -> str | None:
+            item = next((i for i in ml.get("/v1/inbox", params={"kind": "alert"}).json()["items"]
+                         if i["message_id"] == alert_id), None)
+            return item and item["alert_state"]
+
+        assert eventually(state, what="alert at ML") == "active"
+        eventually(lambda: state() == "expired", what="the alert expired at valid_until")

@@ -110,3 +110,16 @@ def acknowledgement_from(platform: str, rfi_id: UUID) -> MessageDispatched:
         "in_reply_to": str(rfi_id), "body": {"state": AcknowledgementState.REFUSED, "reason": "outside our mandate"}})
     message = stamp(command, message_id=uuid4(), origin=platform, created_at=T0)
     return MessageDispatched(message=message, recipient="NE", rule="reply-to-originator", dispatched_at=T0)
+
+
+async def test_reading_records_one_read_audit_entry_per_message_shown() -> None:
+    from shared.contracts.registry import HOP_RECORDED, parse
+
+    uow = FakeUnitOfWork(InMemoryIntakeStore())
+    first, second = uuid4(), uuid4()
+    await handlers.record_reads([(first, first, "alert"), (second, second, "report")], uow=uow, platform="ML",
+                                actor="officer-17", via="GET /v1/inbox", clock=lambda: T0)
+    hops = [parse(row.type, row.body) for row in uow.published if row.type == HOP_RECORDED]
+    assert [(h.message_id, h.hop, h.actor, h.platform) for h in hops] == [
+        (first, "read", "officer-17", "ML"), (second, "read", "officer-17", "ML")]
+    assert {row.routing_key for row in uow.published} == {"audit.read"}
