@@ -5,7 +5,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from shared.contracts.events import MatchFound, MessageDispatched, RoutingDecided
+from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import MESSAGE_ADAPTER, Message
 from services.intake.domain.alerts import alert_state
 from services.intake.domain.delivery import RANK, DeliveryState
@@ -40,16 +40,8 @@ class AsyncpgIntakeStore:
         )
         return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
-    async def record_routing(self, notice: RoutingDecided) -> None:
-        await self._connection.execute(
-            "UPDATE sent_messages SET routing_rule = $2 WHERE message_id = $1", notice.message_id, notice.rule
-        )
-        for recipient in notice.recipients:
-            await self.advance_delivery(notice.message_id, recipient, DeliveryState.ROUTED)
-        for refused in notice.refused:
-            await self.advance_delivery(notice.message_id, refused.platform, DeliveryState.NOT_ROUTED, refused.reason)
-        for held in notice.held:
-            await self.advance_delivery(notice.message_id, held, DeliveryState.HELD, "member is suspended: held at the hub")
+    async def record_routing_rule(self, message_id: UUID, rule: str) -> None:
+        await self._connection.execute("UPDATE sent_messages SET routing_rule = $2 WHERE message_id = $1", message_id, rule)
 
     async def save_match(self, notification: MatchFound) -> None:
         await self._connection.execute(

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.contracts.events import MatchFound, MessageDispatched, RoutingDecided
+from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import Message
 from services.intake.domain.delivery import DeliveryState, advances
 from services.intake.domain.rfis import RfiStatus, TrackedRfi
@@ -33,14 +33,8 @@ class InMemoryIntakeStore:
         message_id = self.keys.get(idempotency_key)
         return self.sent[message_id] if message_id else None
 
-    async def record_routing(self, notice: RoutingDecided) -> None:
-        self.routing_rules[notice.message_id] = notice.rule
-        for recipient in notice.recipients:
-            await self.advance_delivery(notice.message_id, recipient, DeliveryState.ROUTED)
-        for refused in notice.refused:
-            await self.advance_delivery(notice.message_id, refused.platform, DeliveryState.NOT_ROUTED, refused.reason)
-        for held in notice.held:
-            await self.advance_delivery(notice.message_id, held, DeliveryState.HELD, "member is suspended: held at the hub")
+    async def record_routing_rule(self, message_id: UUID, rule: str) -> None:
+        self.routing_rules[message_id] = rule
 
     async def save_match(self, notification: MatchFound) -> None:
         self.matches.setdefault(notification.notification_id, notification)

@@ -14,7 +14,7 @@ from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.intake.domain.acknowledgements import acknowledgement_of, needs_receipt
-from services.intake.domain.delivery import DeliveryState
+from services.intake.domain.delivery import DeliveryState, delivery_states
 from services.intake.domain.rfis import (
     RfiStatus,
     deadline_by_urgency,
@@ -127,7 +127,10 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
-        await uow.store.record_routing(notice)
+        await uow.store.record_routing_rule(notice.message_id, notice.rule)
+        for state, recipients in delivery_states(notice):
+            for recipient, reason in recipients:
+                await uow.store.advance_delivery(notice.message_id, recipient, state, reason)
         sent = await uow.store.find_sent(notice.message_id)
         if sent is not None and sent.kind == "rfi" and sent.body.deadline is not None:
             for answerer in expected_answerers(sent, notice):

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from shared.contracts.events import MatchFound, MessageDispatched, RoutingDecided
+from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import Message
 from services.intake.domain.delivery import DeliveryState
 from services.intake.domain.rfis import RfiStatus, TrackedRfi
@@ -15,7 +15,7 @@ class IntakeStore(Protocol):
 
     async def sent_with_key(self, idempotency_key: str) -> Message | None: ...
 
-    async def record_routing(self, notice: RoutingDecided) -> None: ...
+    async def record_routing_rule(self, message_id: UUID, rule: str) -> None: ...
 
     async def advance_delivery(
         self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None

@@ -40,17 +40,17 @@ class AioPikaPublisher:
 
     async def publish(self, message: OutgoingMessage) -> None:
         exchange = await self._channel.get_exchange(message.exchange, ensure=False)
-        await exchange.publish(
-            aio_pika.Message(
-                body=message.body,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message.message_id,
-                correlation_id=message.correlation_id,
-                type=message.type,
-                headers=dict(message.headers),
-                priority=message.priority,
-            ),
-            routing_key=message.routing_key,
-            mandatory=True,
-        )
+        await exchange.publish(amqp_message(message), routing_key=message.routing_key, mandatory=True)
+
+
+def amqp_message(message: OutgoingMessage) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=message.body,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        headers=dict(message.headers),
+        priority=message.priority,
+    )

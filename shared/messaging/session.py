@@ -15,6 +15,7 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from shared.messaging.amqp import amqp_message
 from shared.messaging.outgoing import OutgoingMessage
 
 log = structlog.get_logger("broker")
@@ -104,19 +105,6 @@ class BrokerSession:
             raise BrokerUnavailable("not connected to the broker")
         exchange = await channel.get_exchange(message.exchange, ensure=False)
         await asyncio.wait_for(
-            exchange.publish(
-                aio_pika.Message(
-                    body=message.body,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    correlation_id=message.correlation_id,
-                    type=message.type,
-                    headers=dict(message.headers),
-                    priority=message.priority,
-                ),
-                routing_key=message.routing_key,
-                mandatory=True,
-            ),
+            exchange.publish(amqp_message(message), routing_key=message.routing_key, mandatory=True),
             timeout=self._publish_timeout,
         )

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from shared.contracts.events import EntityType, HopRecorded, MessageDispatched, NormalisedEntity, RefusedRecipient, RoutingDecided
+from shared.contracts.events import EntityType, HopRecorded, MessageDispatched, NormalisedEntity
 from shared.contracts.messages import SUBMIT_ADAPTER, stamp
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.messaging.fakes import FakeUnitOfWork
@@ -78,11 +78,10 @@ async def test_intake_store_advances_delivery_state_only_forward(store_for):
     store = store_for("intake")
     sent = an_alert()
     await store.record_sent(sent)
-    await store.record_routing(RoutingDecided(
-        message_id=sent.message_id, correlation_id=sent.correlation_id, origin="NE", recipients=["ML", "HUB"],
-        refused=[RefusedRecipient(platform="BF", reason="member is withdrawn")], rule="alert-to-all-active-members",
-        decided_at=NOW,
-    ))
+    await store.record_routing_rule(sent.message_id, "alert-to-all-active-members")
+    await store.advance_delivery(sent.message_id, "ML", DeliveryState.ROUTED)
+    await store.advance_delivery(sent.message_id, "HUB", DeliveryState.ROUTED)
+    await store.advance_delivery(sent.message_id, "BF", DeliveryState.NOT_ROUTED, "member is withdrawn")
     await store.advance_delivery(sent.message_id, "ML", DeliveryState.READ)
     await store.advance_delivery(sent.message_id, "ML", DeliveryState.RECEIVED)
     states = await _deliveries(store, sent.message_id)

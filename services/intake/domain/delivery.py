@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from shared.contracts.events import RoutingDecided
+
 
 class DeliveryState(StrEnum):
     NOT_ROUTED = "not_routed"
@@ -26,3 +28,15 @@ RANK = {
 
 def advances(current: DeliveryState | None, new: DeliveryState) -> bool:
     return current is None or RANK[new] > RANK[current]
+
+
+HELD_REASON = "member is suspended: held at the hub"
+
+
+def delivery_states(notice: RoutingDecided) -> list[tuple[DeliveryState, list[tuple[str, str | None]]]]:
+    """What a routing decision says of each recipient of a sent message."""
+    return [
+        (DeliveryState.ROUTED, [(code, None) for code in notice.recipients]),
+        (DeliveryState.NOT_ROUTED, [(refused.platform, refused.reason) for refused in notice.refused]),
+        (DeliveryState.HELD, [(code, HELD_REASON) for code in notice.held]),
+    ]

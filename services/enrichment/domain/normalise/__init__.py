@@ -37,6 +37,7 @@ __all__ = [
     "normalise_vin",
     "organisation_canonical",
     "parse_mrz",
+    "parse_name",
     "person_canonical",
     "phone_canonical",
     "place_canonical",
