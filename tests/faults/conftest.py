@@ -13,6 +13,7 @@ from shared.federation import load_federation
 from tests.e2e.conftest import free_port_pair
 from tests.faults.harness import Federated, Process, environment
 from tests.faults.proxy import TcpProxy
+from tests.faults.scenarios import FIGURES
 from tests.federations import MEMBERS, write_federation
 
 
@@ -20,6 +21,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/faults/" in str(item.fspath):
             item.add_marker(pytest.mark.faults)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    if FIGURES:
+        terminalreporter.section("fault-injection figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 def through(proxy: TcpProxy, amqp_url: str) -> str:

@@ -47,9 +47,14 @@ async def check_exactly_once(fed: Federated) -> dict[str, int]:
     return figures
 
 
+FIGURES: list[str] = []  # printed in pytest's terminal summary, so CI shows them without -s
+
+
 def report(scenario: str, fed: Federated, figures: dict[str, int], **seconds: float) -> None:
     duplicates = fed.count_log_lines('"outcome": "duplicate"')
     retried = fed.count_log_lines('"outcome": "retry_in_')
     timing = " ".join(f"{name}={value:.1f}s" for name, value in seconds.items())
-    print(f"\n[faults] {scenario}: {' '.join(f'{k}={v}' for k, v in figures.items())} "
-          f"duplicates_suppressed={duplicates} retries={retried} {timing}")
+    line = (f"[faults] {scenario}: {' '.join(f'{k}={v}' for k, v in figures.items())} "
+            f"duplicates_suppressed={duplicates} retries={retried} {timing}")
+    FIGURES.append(line)
+    print("\n" + line)
