@@ -1,9 +1,9 @@
 """The bodies of the five kinds of message."""
 
 from datetime import datetime
-from uuid import UUID
 from enum import StrEnum
 from typing import Self
+from uuid import UUID
 
 from pydantic import model_validator
 

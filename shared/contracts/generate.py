@@ -23,8 +23,15 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from shared.contracts.base import SCHEMA_VERSION
-from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
-from shared.contracts.events import CheckpointPublished, MatchFound
+from shared.contracts.events import (
+    CheckpointPublished,
+    HopRecorded,
+    MatchFound,
+    MessageDispatched,
+    MessageEnriched,
+    RoutingDecided,
+)
+from shared.contracts.folders import folder_differences, write_folder
 from shared.contracts.messages import Message, SubmitMessage
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -65,35 +72,12 @@ def render(schema: dict[str, Any]) -> str:
 
 def differences(directory: Path = SCHEMA_DIR) -> list[str]:
     """What differs between the committed files and the contracts: one line per file."""
-    wanted = {name: render(schema) for name, schema in current_schemas().items()}
-    present = {path.name for path in directory.glob("*.json")} if directory.is_dir() else set()
-    problems = []
-    for name in sorted(wanted.keys() | present):
-        path = directory / name
-        if name not in present:
-            problems.append(f"missing: {path}")
-        elif name not in wanted:
-            problems.append(f"extra: {path}")
-        elif path.read_text(encoding="utf-8") != wanted[name]:
-            problems.append(f"differs: {path}")
-    return problems
+    return folder_differences(directory, {name: render(schema) for name, schema in current_schemas().items()})
 
 
 def write(directory: Path = SCHEMA_DIR) -> list[Path]:
     """Writes every schema and removes stale ones; returns the files written or removed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    wanted = {name: render(schema) for name, schema in current_schemas().items()}
-    changed = []
-    for name, text in wanted.items():
-        path = directory / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
-    for path in sorted(directory.glob("*.json")):
-        if path.name not in wanted:
-            path.unlink()
-            changed.append(path)
-    return changed
+    return write_folder(directory, {name: render(schema) for name, schema in current_schemas().items()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

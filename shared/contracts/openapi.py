@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_origin
 
+from shared.contracts.folders import folder_differences, write_folder
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_ROOT / "services"
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "openapi"
@@ -105,34 +107,11 @@ def wanted() -> dict[str, str]:
 
 
 def differences(directory: Path = DEFAULT_OUTPUT) -> list[str]:
-    docs = wanted()
-    present = {p.name for p in directory.glob("*.json")} if directory.is_dir() else set()
-    problems = []
-    for name in sorted(docs.keys() | present):
-        path = directory / name
-        if name not in present:
-            problems.append(f"missing: {path}")
-        elif name not in docs:
-            problems.append(f"extra: {path}")
-        elif path.read_text(encoding="utf-8") != docs[name]:
-            problems.append(f"differs: {path}")
-    return problems
+    return folder_differences(directory, wanted())
 
 
 def write(directory: Path = DEFAULT_OUTPUT) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    changed = []
-    docs = wanted()
-    for name, text in docs.items():
-        path = directory / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
-    for path in sorted(directory.glob("*.json")):
-        if path.name not in docs:
-            path.unlink()
-            changed.append(path)
-    return changed
+    return write_folder(directory, wanted())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

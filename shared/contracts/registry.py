@@ -5,8 +5,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.contracts.events import HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
-from shared.contracts.events import CheckpointPublished, MatchFound
+from shared.contracts.events import (
+    CheckpointPublished,
+    HopRecorded,
+    MatchFound,
+    MessageDispatched,
+    MessageEnriched,
+    RoutingDecided,
+)
 from shared.contracts.messages import MESSAGE_ADAPTER
 from shared.contracts.versioning import parse_versioned
 

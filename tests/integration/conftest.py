@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -12,15 +13,23 @@ from tests.federations import federation_with
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def pool(postgres_url: str, database_prefix: str) -> AsyncIterator[asyncpg.Pool]:
-    name = f"{database_prefix}hub"
+@asynccontextmanager
+async def migrated_pool(postgres_url: str, name: str) -> AsyncIterator[asyncpg.Pool]:
+    """A platform database of the test's own, created and migrated."""
     await ensure_database(postgres_url, name)
     pool = await create_pool(postgres_url, name)
     async with pool.acquire() as connection:
         await migrate(connection)
-    yield pool
-    await pool.close()
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def pool(postgres_url: str, database_prefix: str) -> AsyncIterator[asyncpg.Pool]:
+    async with migrated_pool(postgres_url, f"{database_prefix}hub") as hub_pool:
+        yield hub_pool
 
 
 @pytest.fixture

@@ -14,9 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.contracts.events import CheckpointPublished, HopRecorded
-from shared.db.connect import create_pool, ensure_database
-from shared.db.migrate import migrate
 from services.audit import adapters
 from services.audit.api import build_api
 from services.audit.appender import AuditAppender
@@ -28,6 +25,10 @@ from services.audit.domain.witness import Rejection
 from services.audit.keys import log_id_for, signer_from_key
 from services.audit.verification import load_witness_copy, verify_database
 from services.audit.witnessing import CheckpointWitness
+from shared.contracts.events import CheckpointPublished, HopRecorded
+from shared.db.connect import create_pool, ensure_database
+from shared.db.migrate import migrate
+from tests.integration.conftest import migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +56,8 @@ def appender(pool: asyncpg.Pool, **options: object) -> AuditAppender:
 
 @pytest.fixture
 async def witness_pool(postgres_url: str, database_prefix: str):
-    name = f"{database_prefix}ne"
-    await ensure_database(postgres_url, name)
-    pool = await create_pool(postgres_url, name)
-    async with pool.acquire() as connection:
-        await migrate(connection)
-    yield pool
-    await pool.close()
+    async with migrated_pool(postgres_url, f"{database_prefix}ne") as pool:
+        yield pool
 
 
 async def new_witness(pool: asyncpg.Pool, **options: object) -> CheckpointWitness:

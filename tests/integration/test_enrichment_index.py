@@ -6,17 +6,17 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from shared.contracts.entities import Entities
-from shared.contracts.events import MessageEnriched
-from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
-from shared.contracts.registry import MESSAGE_ENRICHED, parse
-from shared.db.uow import AsyncpgUnitOfWork
 from services.enrichment.adapters import AsyncpgRegionalIndex
 from services.enrichment.bootstrap import rebuild
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
 from services.enrichment.handlers import when_message_published_enrich_it
+from shared.contracts.entities import Entities
+from shared.contracts.events import MessageEnriched
+from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
+from shared.contracts.registry import MESSAGE_ENRICHED, parse
+from shared.db.uow import AsyncpgUnitOfWork
 from tests.federations import federation_with
 
 pytestmark = pytest.mark.integration

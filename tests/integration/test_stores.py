@@ -5,10 +5,6 @@ from uuid import uuid4
 
 import pytest
 
-from shared.contracts.events import EntityType, HopRecorded, MessageDispatched, NormalisedEntity
-from shared.contracts.messages import SUBMIT_ADAPTER, stamp
-from shared.db.uow import AsyncpgUnitOfWork
-from shared.messaging.fakes import FakeUnitOfWork
 from services.audit.adapters import AsyncpgAuditLog
 from services.audit.fakes import InMemoryAuditLog
 from services.enrichment.adapters import AsyncpgRegionalIndex
@@ -19,6 +15,10 @@ from services.intake.fakes import InMemoryIntakeStore
 from services.routing.adapters import AsyncpgRoutingStore
 from services.routing.domain.decisions import Original, RoutingDecision
 from services.routing.fakes import InMemoryRoutingStore
+from shared.contracts.events import EntityType, HopRecorded, MessageDispatched, NormalisedEntity
+from shared.contracts.messages import SUBMIT_ADAPTER, stamp
+from shared.db.uow import AsyncpgUnitOfWork
+from shared.messaging.fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
