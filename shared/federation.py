@@ -37,6 +37,10 @@ class Federation(BaseModel):
 
     version: int
     platforms: tuple[Platform, ...]
+    broker_user_prefix: str = Field(
+        default="pcms-", pattern=r"^[a-z0-9][a-z0-9-]*-$",
+        description="RabbitMQ user names are this prefix plus a platform code in lower case (pcms-mr), or a role.",
+    )
 
     @model_validator(mode="after")
     def _one_hub_unique_codes(self) -> "Federation":
@@ -79,6 +83,23 @@ class Federation(BaseModel):
 
     def knows(self, code: str) -> bool:
         return any(p.code == code for p in self.platforms)
+
+    def broker_user(self, code: str) -> str:
+        """The RabbitMQ user a platform's services connect as; the AMQP user_id of everything they publish."""
+        return f"{self.broker_user_prefix}{code.lower()}"
+
+    @property
+    def hub_audit_broker_user(self) -> str:
+        """The hub's audit log reads every platform's audit events, so it has a user of its own."""
+        return f"{self.broker_user_prefix}hub-audit"
+
+    @property
+    def operator_broker_user(self) -> str:
+        """Operators watch queues in the management UI and cannot read message bodies."""
+        return f"{self.broker_user_prefix}operator"
+
+    def service_broker_user(self, service: str, code: str) -> str:
+        return self.hub_audit_broker_user if (service, code) == ("audit", self.hub.code) else self.broker_user(code)
 
 
 def load_federation(path: Path | str = DEFAULT_FEDERATION_FILE) -> Federation:

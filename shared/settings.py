@@ -24,6 +24,11 @@ class ServiceSettings(BaseSettings):
     )
     database_prefix: str = Field(default="pcms_", pattern=r"^[a-z][a-z0-9_]*$")
     federation_file: Path = DEFAULT_FEDERATION_FILE
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="This deployment's secrets: broker/<user> passwords and signing/<CODE>.* private keys. "
+        "Read at start, never logged.",
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     prefetch: int = Field(default=64, ge=1, le=10_000)
