@@ -18,10 +18,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import httpx
 import yaml
+from pydantic import SecretStr
 
 from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
+from shared.cli.users import issue_token
 from shared.db.connect import database_dsn, ensure_database
 from shared.federation import Federation, load_federation
+from shared.security.keys import ensure_signing_keys
+from shared.security.provisioning import HttpBrokerAdmin, ManagementAccess, provision, remove_users
 
 MEMBERS = {"MR": ("Mauritania", "Nouakchott"), "ML": ("Mali", "Bamako"), "BF": ("Burkina Faso", "Ouagadougou"),
            "NE": ("Niger", "Niamey"), "TD": ("Chad", "N'Djamena")}
@@ -46,6 +50,9 @@ class Broker:
     def vhost_url(self, vhost: str) -> str:
         parts = urlsplit(self.amqp_url)
         return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), parts.query, ""))
+
+    def admin_access(self) -> ManagementAccess:
+        return ManagementAccess(self.management_url, self.user, SecretStr(self.password))
 
     def _api(self) -> httpx.Client:
         return httpx.Client(base_url=self.management_url, auth=(self.user, self.password), timeout=300)
@@ -100,13 +107,14 @@ def free_port_pair() -> int:
             continue
 
 
-def write_federation(path: Path, active_members: list[str]) -> Path:
+def write_federation(path: Path, active_members: list[str], broker_user_prefix: str = "pcms-") -> Path:
     platforms = [{"code": "HUB", "role": "hub", "name": "Regional Platform", "city": "Nouakchott", "country": "MR",
                   "status": "active", "api_port": free_port_pair()}]
     for code, (name, city) in MEMBERS.items():
         platforms.append({"code": code, "role": "member", "name": name, "city": city, "country": code,
                           "status": "active" if code in active_members else "withdrawn", "api_port": free_port_pair()})
-    path.write_text(yaml.safe_dump({"version": 1, "platforms": platforms}), encoding="utf-8")
+    path.write_text(yaml.safe_dump({"version": 1, "platforms": platforms, "broker_user_prefix": broker_user_prefix}),
+                    encoding="utf-8")
     return path
 
 
@@ -146,6 +154,13 @@ class RunningFederation:
     log_dir: Path
     origin: str = "NE"
     _connections: dict[str, asyncpg.Connection] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # "CODE/role" -> API token (tests/api_users.py)
+
+    def officer_token(self, code: str | None = None) -> str:
+        return self.tokens[f"{(code or self.origin).upper()}/officer"]
+
+    def officer_headers(self, code: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.officer_token(code)}"}
 
     @property
     def recipients(self) -> list[str]:
@@ -187,17 +202,20 @@ def start_federation(broker: Broker, work_dir: Path, active_members: list[str], 
     vhost, prefix = f"bench-{tag}", f"bench{tag}_"
     amqp_url = broker.create_vhost(vhost)
     server_url = database_url()
-    federation_file = write_federation(work_dir / "federation.yaml", active_members)
+    federation_file = write_federation(work_dir / "federation.yaml", active_members, broker_user_prefix=f"bench{tag}-")
     federation = load_federation(federation_file)
     log_dir = work_dir / "logs"
+    secrets_dir = (work_dir / "secrets").resolve()
     os.environ.update({"AMQP_URL": amqp_url, "DATABASE_URL": server_url, "PCMS_DATABASE_PREFIX": prefix,
-                       **(extra_env or {})})
+                       "PCMS_SECRETS_DIR": str(secrets_dir), **(extra_env or {})})
 
     async def prepare() -> None:  # the databases exist before several processes race to migrate them
         for platform in federation.active_platforms:
             await ensure_database(server_url, f"{prefix}{platform.code.lower()}")
 
     asyncio.run(prepare())
+    provision(federation, amqp_url=amqp_url, secrets_dir=secrets_dir, access=broker.admin_access())
+    ensure_signing_keys(federation_file, secrets_dir)  # every service signs and verifies
     processes = plan(federation)
     running = RunningFederation(federation, processes, amqp_url, server_url, prefix, vhost, log_dir)
     start(processes, federation_file.resolve(), log_dir)
@@ -206,13 +224,23 @@ def start_federation(broker: Broker, work_dir: Path, active_members: list[str], 
         stop_federation(running, broker)
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(log_dir.glob("*.log")))
         raise RuntimeError(f"federation did not start: {problems}\n{logs}")
+    running.tokens = asyncio.run(_officer_tokens(server_url, prefix, federation))
     return running
+
+
+async def _officer_tokens(server_url: str, prefix: str, federation: Federation) -> dict[str, str]:
+    """An officer's API token at every active platform: the bench submits and imports as them."""
+    return {f"{p.code}/officer": await issue_token(server_url, f"{prefix}{p.code.lower()}", platform=p.code,
+                                                   name=f"bench.{p.code.lower()}", role="officer", created_by="bench")
+            for p in federation.active_platforms}
 
 
 def stop_federation(running: RunningFederation, broker: Broker, *, keep: bool = False) -> None:
     stop(running.processes)
     if not keep:
         broker.delete_vhost(running.vhost)
+        with HttpBrokerAdmin(broker.admin_access()) as admin:
+            remove_users(admin, running.federation.broker_user_prefix)
         asyncio.run(drop_databases(running.server_url, running.prefix))
 
 

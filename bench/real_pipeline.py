@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -66,7 +67,7 @@ async def submit(client: httpx.AsyncClient, body: dict[str, Any], into: Submissi
 
 
 def _client(fed: RunningFederation, connections: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=fed.url(fed.origin), timeout=30,
+    return httpx.AsyncClient(base_url=fed.url(fed.origin), timeout=30, headers=fed.officer_headers(),
                              limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
 
 
@@ -177,10 +178,10 @@ async def measure_load(fed: RunningFederation, *, rate: float | None, duration: 
 
 # ---- bulk import -----------------------------------------------------------------------------------
 
-async def _run(command: list[str]) -> tuple[int, float, str]:
+async def _run(command: list[str], env: dict[str, str] | None = None) -> tuple[int, float, str]:
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.STDOUT)
+                                                   stderr=asyncio.subprocess.STDOUT, env=env)
     output, _ = await process.communicate()
     return process.returncode or 0, time.perf_counter() - started, output.decode(errors="replace")
 
@@ -200,7 +201,7 @@ async def bulk_import(fed: RunningFederation, work_dir: Path, *, records: int, a
 
     async def importing() -> tuple[int, float, str]:
         try:
-            return await _run(command)
+            return await _run(command, env={**os.environ, "PCMS_TOKEN": fed.officer_token()})
         finally:
             finished.set()
 
@@ -212,7 +213,7 @@ async def bulk_import(fed: RunningFederation, work_dir: Path, *, records: int, a
     drained, counts = await _wait_bulk_delivered(fed, accepted, started, drain_timeout)
     cpu = cpu_delta(cpu_before, fed.cpu())
     rerun_code, rerun_seconds, rerun_output = await _run(
-        [*command[:-4], "--report", str(work_dir / "import_rerun.json")])
+        [*command[:-4], "--report", str(work_dir / "import_rerun.json")], env={**os.environ, "PCMS_TOKEN": fed.officer_token()})
     rerun = json.loads((work_dir / "import_rerun.json").read_text()) if (work_dir / "import_rerun.json").exists() else {}
     rejected_lines = [r["line"] for r in report.get("rejects", [])]
     return {

@@ -8,12 +8,13 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TypeVar
 
 import asyncpg
 import structlog
 
-from shared.db.connect import create_pool, ensure_database
+from shared.db.connect import DatabaseTls, create_pool, ensure_database
 from shared.db.migrate import migrate
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
@@ -25,6 +26,9 @@ from shared.messaging.relay import OutboxRelay
 from shared.messaging.runtime import Live, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.session import BrokerSession
 from shared.messaging.topology import federation_topology
+from shared.security.broker_credentials import declares_topology, service_amqp_url
+from shared.security.keys import load_signer
+from shared.security.origin import MessageVerifier
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("host")
@@ -73,23 +77,32 @@ class Infrastructure:
         for relay in self.relays:
             relay.wake()
 
+    def message_verifier(self) -> MessageVerifier:
+        """Signature, signer, user_id and freshness of every delivery, against the live federation and keyring."""
+        return MessageVerifier(self.federation_file.current, own_user=self.broker.user,
+                               max_age=timedelta(seconds=self.settings.signature_max_age_seconds),
+                               refresh=self.federation_file.refresh)
+
     async def start_consumers(
         self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str
     ) -> None:
         """Consumes now and again after every reconnection; a callable is asked for the current federation's queues."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
+        verifier = self.message_verifier()
 
         async def consume(_: object) -> None:
             wanted = subscriptions(self.federation) if callable(subscriptions) else subscriptions
-            await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch)
+            await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
+                                  verifier=verifier)
 
         await self.broker.when_connected(consume)
 
 
 async def prepare_database(settings: ServiceSettings) -> list[str]:
     server_url = settings.database_url.get_secret_value()
-    await ensure_database(server_url, settings.database_name)
-    pool = await create_pool(server_url, settings.database_name, min_size=1, max_size=1)
+    tls = DatabaseTls.from_settings(settings)
+    await ensure_database(server_url, settings.database_name, tls=tls)
+    pool = await create_pool(server_url, settings.database_name, min_size=1, max_size=1, tls=tls)
     try:
         async with pool.acquire() as connection:
             return await migrate(connection)
@@ -102,13 +115,19 @@ async def infrastructure(service: str, settings: ServiceSettings) -> AsyncIterat
     configure_logging(service=service, platform=settings.platform, fmt=settings.log_format, level=settings.log_level)
     federation_file = FederationFile(settings.federation_file)
     federation_file.current().get(settings.platform)
+    signer = load_signer(settings.secrets_dir, settings.platform, federation_file.current())  # no key: no start
     applied = await prepare_database(settings)
     if applied:
         log.info("migrations_applied", migrations=applied, database=settings.database_name)
     pool = await create_pool(settings.database_url.get_secret_value(), settings.database_name,
-                             max_size=settings.database_pool_size)
-    broker = BrokerSession(settings.amqp_url.get_secret_value(), name=f"{service}@{settings.platform}")
-    await broker.when_connected(lambda connection: apply_topology(connection, federation_topology(federation_file.current())))
+                             max_size=settings.database_pool_size, tls=DatabaseTls.from_settings(settings))
+    amqp_url, broker_user = service_amqp_url(service, settings, federation_file.current())
+    broker = BrokerSession(amqp_url.get_secret_value(), name=f"{service}@{settings.platform}", signer=signer)
+    declares = declares_topology(service, settings, federation_file.current())
+    log.info("broker_identity", user=broker_user or "from PCMS_AMQP_URL", declares_topology=declares)
+    if declares:
+        await broker.when_connected(
+            lambda connection: apply_topology(connection, federation_topology(federation_file.current())))
     supervisor = asyncio.create_task(broker.run(), name="broker-session")
     watcher = asyncio.create_task(_follow_membership(federation_file, broker), name="federation-watch")
     try:
@@ -122,14 +141,25 @@ async def infrastructure(service: str, settings: ServiceSettings) -> AsyncIterat
 
 
 async def _follow_membership(federation_file: FederationFile, broker: BrokerSession, every_seconds: float = 2.0) -> None:
-    """A membership change reshapes topology and consumers: rebuild the broker session from the new federation."""
+    """A membership change reshapes topology and consumers: rebuild the broker session from the new federation.
+
+    A keyring change (rotation) needs no rebuild: consumers verify against the live federation.
+    """
+    seen = federation_file.current()
     while True:
         await asyncio.sleep(every_seconds)
         try:
-            if federation_file.refresh():
-                statuses = {p.code: p.status.value for p in federation_file.current().platforms}
+            federation_file.refresh()  # the verifier may refresh too (an unknown key id): compare, don't trust the flag
+            now = federation_file.current()
+            if now is seen:
+                continue
+            if (now.platforms, now.broker_user_prefix) != (seen.platforms, seen.broker_user_prefix):
+                statuses = {p.code: p.status.value for p in now.platforms}
                 log.warning("federation_changed", statuses=statuses)
                 broker.rebuild()
+            if now.keys != seen.keys:
+                log.warning("keyring_changed", keys={k.id: k.status.value for k in now.keys})
+            seen = now
         except Exception as error:
             log.error("federation_unreadable", error=f"{type(error).__name__}: {error}", path=str(federation_file.path))
 

@@ -1,5 +1,6 @@
 """What every HTTP API shares: error bodies that name the field, body size limits, serving in the service's loop."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -7,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.security.http_auth import ApiRefused, Guard, answer_refusal
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
@@ -21,20 +24,57 @@ def validation_problems(error: RequestValidationError) -> list[dict[str, Any]]:
     return problems
 
 
-async def _on_validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+VALIDATION_FAILED_SCHEMA: dict[str, Any] = {
+    "title": "ValidationFailed", "type": "object", "required": ["error", "detail", "problems"],
+    "properties": {
+        "error": {"type": "string", "enum": ["validation_failed"]},
+        "detail": {"type": "string"},
+        "problems": {"type": "array", "items": {
+            "type": "object", "required": ["path", "reason"],
+            "properties": {"path": {"type": "string", "description": "The field at fault, e.g. body.entities.0"},
+                           "reason": {"type": "string"}}}},
+    },
+}
+
+
+def _document_validation_failures(app: FastAPI) -> None:
+    """FastAPI documents 422 as its own `{"detail": [...]}`; what is answered is VALIDATION_FAILED_SCHEMA."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = VALIDATION_FAILED_SCHEMA
+            schemas.pop("ValidationError", None)  # referenced only by FastAPI's HTTPValidationError
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON."}}
+
+
+def validation_failed(problems: list[dict[str, Any]]) -> JSONResponse:
+    """422 with the field paths at fault: the one shape of every validation failure (VALIDATION_FAILED_SCHEMA)."""
     return JSONResponse(
         status_code=422,
-        content={"error": "validation_failed", "detail": "the request does not match the contract",
-                 "problems": validation_problems(error)},
+        content={"error": "validation_failed", "detail": "the request does not match the contract", "problems": problems},
     )
+
+
+async def _on_validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    return validation_failed(validation_problems(error))
 
 
 class BodySizeLimit:
     """Answers 413 before reading more than the limit, whatever Content-Length claims."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 on_too_large: Callable[[Scope, int], Awaitable[None]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_too_large = on_too_large  # records the refusal (security events)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +82,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+            await self._refuse(scope, send)
             return
         received = 0
         too_large = False
@@ -60,7 +100,12 @@ class BodySizeLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await _too_large(send, self.max_bytes)
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        if self.on_too_large is not None:
+            await self.on_too_large(scope, self.max_bytes)
+        await _too_large(send, self.max_bytes)
 
 
 class _TooLarge(Exception):
@@ -96,10 +141,15 @@ def answer_unavailable_on(app: FastAPI, error_types: tuple[type[Exception], ...]
         app.add_exception_handler(error_type, _unavailable)
 
 
-def create_app(title: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, **kwargs: Any) -> FastAPI:
+def create_app(title: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, guard: "Guard | None" = None,
+               **kwargs: Any) -> FastAPI:
+    """With a guard (shared/security/http_auth.py), refusals answer 401/403/429 bodies and 413s are recorded."""
     app = FastAPI(title=title, version="1.0", **kwargs)
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    _document_validation_failures(app)
+    if guard is not None:
+        app.add_exception_handler(ApiRefused, answer_refusal)  # type: ignore[arg-type]
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, on_too_large=guard.too_large if guard else None)
     return app
 
 

@@ -1,10 +1,72 @@
-"""structlog, configured in one place: JSON in services, console on a terminal."""
+"""structlog, configured in one place: JSON in services, console on a terminal. Secrets are never logged:
+every record, ours and the libraries', passes `redact_secrets` before it is rendered."""
 
 import logging
+import re
 import sys
-from typing import Literal
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal
 
 import structlog
+from pydantic import SecretBytes, SecretStr
+
+REDACTED = "[redacted]"
+# a key naming a secret: its value is never written, whatever it is
+SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|pwd|secret|token|authori[sz]ation|cookie|api[_-]?key|private[_-]?key|signing[_-]?key|"
+    r"credential|bearer|dsn",
+    re.IGNORECASE,
+)
+# ... unless it only describes one (an id, a count, a file name, a time)
+NOT_A_SECRET = re.compile(
+    r"(_|^)(id|ids|prefix|count|seconds|ms|at|file|dir|path|kind|type|role|roles|user|status|outcome|expired|valid|"
+    r"required|length)$",
+    re.IGNORECASE,
+)
+_URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^\s/@'\"<>]+@", re.IGNORECASE)
+_BEARER = re.compile(r"\b(Bearer|BEARER|bearer) +[A-Za-z0-9._~+/=\-]{16,}")  # a token, not the word in prose
+_PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL)
+_MAX_DEPTH = 8
+
+
+def is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and bool(SECRET_KEY.search(key)) and not NOT_A_SECRET.search(key)
+
+
+def redact_text(text: str) -> str:
+    """URLs lose their userinfo (amqp://***@host/), Authorization values and PEM private keys are cut out."""
+    if "://" in text:
+        text = _URL_USERINFO.sub(r"\1***@", text)
+    if "earer " in text or "EARER " in text:
+        text = _BEARER.sub(lambda match: f"{match[1]} {REDACTED}", text)
+    if "PRIVATE KEY" in text:
+        text = _PEM_PRIVATE_KEY.sub(REDACTED, text)
+    return text
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, (SecretStr, SecretBytes)):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        return {key: REDACTED if is_secret_key(key) and item is not None else redact(item, depth + 1)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(redact(item, depth + 1) for item in value) if not hasattr(value, "_fields") else value
+    return value
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: values of keys that name secrets, SecretStr values, credentials in URLs and
+    Authorization headers anywhere in the record (the event, exceptions, nested dicts) never reach a log."""
+    for key, value in list(event_dict.items()):
+        if key.startswith("_"):  # structlog's own (the stdlib record)
+            continue
+        event_dict[key] = REDACTED if is_secret_key(key) and value is not None else redact(value)
+    return event_dict
 
 
 def configure_logging(
@@ -21,7 +83,7 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared_processors, structlog.processors.format_exc_info, renderer],
+        processors=[*shared_processors, structlog.processors.format_exc_info, redact_secrets, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
@@ -29,7 +91,8 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared_processors, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer,
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
+            redact_secrets, renderer,
         ])
     )
     root = logging.getLogger()

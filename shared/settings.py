@@ -17,17 +17,35 @@ class ServiceSettings(BaseSettings):
         default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
         validation_alias=AliasChoices("PCMS_AMQP_URL", "AMQP_URL"),
     )
+    amqp_tls: bool = Field(default=False, description="Connect with amqps (also implied by an amqps:// URL or a CA file).")
+    amqp_tls_ca_file: Path | None = Field(default=None, description="CA bundle that signed the broker's certificate.")
+    amqp_tls_cert_file: Path | None = Field(default=None, description="Client certificate (with amqp_tls_key_file).")
+    amqp_tls_key_file: Path | None = Field(default=None, description="Private key of the client certificate.")
+    amqp_tls_verify: bool = Field(default=True, description="Verify the broker's certificate (never off in production).")
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
         validation_alias=AliasChoices("PCMS_DATABASE_URL", "DATABASE_URL"),
         description="Any database on the server; each platform's own database is derived from it.",
     )
+    database_ssl_mode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = Field(
+        default=None,
+        description="TLS to PostgreSQL, as libpq's sslmode: verify-full in production (verify-ca skips the host "
+        "name; require and prefer do not check the certificate). Unset: verify-full if a certificate is set, else "
+        "what the URL's ?sslmode= says (shared/db/connect.py DatabaseTls).",
+    )
+    database_ssl_root_cert: Path | None = Field(default=None, description="CA bundle that signed the server's certificate.")
+    database_ssl_cert: Path | None = Field(default=None, description="Client certificate (with database_ssl_key).")
+    database_ssl_key: Path | None = Field(default=None, description="Private key of the client certificate.")
     database_prefix: str = Field(default="pcms_", pattern=r"^[a-z][a-z0-9_]*$")
     federation_file: Path = DEFAULT_FEDERATION_FILE
     secrets_dir: Path | None = Field(
         default=None,
         description="This deployment's secrets: broker/<user> passwords and signing/<CODE>.* private keys. "
         "Read at start, never logged.",
+    )
+    signature_max_age_seconds: float = Field(
+        default=7 * 86_400, gt=0,
+        description="A delivery signed longer ago than this is quarantined as a possible replay.",
     )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"

@@ -3,6 +3,9 @@ from shared.host import infrastructure, run_until_stopped
 from shared.http import serve
 from shared.messaging import names
 from shared.messaging.runtime import Subscription
+from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
+from shared.security.http_auth import ApiAuth
+from shared.security.ratelimit import RateLimiter
 from services.audit.adapters import AsyncpgAuditQueries
 from services.audit.api import build_api
 from services.audit.appender import AuditAppender
@@ -56,7 +59,10 @@ async def main(settings: AuditSettings) -> None:
             subscriptions.append(Subscription(names.checkpoints_queue(platform.code), {CHECKPOINT_PUBLISHED: on_checkpoint}))
         try:
             await infra.start_consumers(subscriptions, audit_exchange)
-            api = build_api(platform=platform.code, queries=AsyncpgAuditQueries(infra.pool), recorder=appender,
+            auth = ApiAuth(tokens=AsyncpgTokenStore(infra.pool), events=AsyncpgSecurityEventLog(infra.pool),
+                           limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+                           cache_seconds=settings.api_token_cache_seconds, hub=federation.hub.code)
+            api = build_api(platform=platform.code, queries=AsyncpgAuditQueries(infra.pool), auth=auth, recorder=appender,
                             witness_view=witness.view if witness else None)
             await run_until_stopped(
                 serve(api, host=settings.api_host, port=platform.api_port + settings.api_port_offset), appender.run())

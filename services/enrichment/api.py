@@ -1,16 +1,18 @@
 """The hub's matching API: query the regional index, compare two records. Analysts' tools call it."""
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from shared.contracts.common import CountryCode
 from shared.contracts.entities import Document, Firearm, Person, Phone, Vehicle
-from shared.http import create_app, service_unavailable
+from shared.http import UNREADABLE_BODY, create_app, service_unavailable
+from shared.security.http_auth import REFUSALS, ApiAuth, Guard, Principal
+from shared.security.roles import Action
 from services.enrichment.domain.matching import compare_canonical
 from services.enrichment.domain.matching.compare import canonical_of
 from services.enrichment.domain.regional import RegionalMatcher
@@ -83,8 +85,11 @@ def _loading(matcher: RegionalMatcher) -> JSONResponse:
     return service_unavailable(f"the regional index is loading ({len(matcher)} records so far)")
 
 
-def build_api(*, matcher: RegionalMatcher, health: Callable[[], dict[str, bool]], max_body_bytes: int) -> FastAPI:
-    app = create_app("PCMS matching — HUB", max_body_bytes=max_body_bytes)
+def build_api(*, matcher: RegionalMatcher, health: Callable[[], dict[str, bool]], max_body_bytes: int, auth: ApiAuth,
+              platform: str = "HUB") -> FastAPI:
+    """/v1/match and /v1/match/compare need an analyst's token issued by the hub (`Authorization: Bearer`)."""
+    guard = Guard(platform=platform, service="enrichment", auth=auth)
+    app = create_app("PCMS matching — HUB", max_body_bytes=max_body_bytes, guard=guard)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -95,8 +100,11 @@ def build_api(*, matcher: RegionalMatcher, health: Callable[[], dict[str, bool]]
                                        "state": "ready" if matcher.ready else "loading"}}, status_code=status)
 
     @app.post("/v1/match", response_model=MatchResponse,
-              responses={503: {"description": "The index is still loading; retry after Retry-After seconds."}})
-    async def match(request: MatchRequest) -> MatchResponse | JSONResponse:
+              responses={**REFUSALS, **UNREADABLE_BODY,
+                         503: {"description": "The index is still loading; retry after Retry-After seconds."}})
+    async def match(
+        request: MatchRequest, _: Annotated[Principal, Depends(guard.require(Action.MATCH))],
+    ) -> MatchResponse | JSONResponse:
         """Ranked candidates from the regional index (outcome hit or review), best first."""
         entity = _entity(request.entity_type, request.entity, "entity")
         if not matcher.ready:
@@ -111,8 +119,10 @@ def build_api(*, matcher: RegionalMatcher, health: Callable[[], dict[str, bool]]
         return MatchResponse(entity_type=request.entity_type, count=len(candidates), candidates=candidates,
                              index_records=len(matcher))
 
-    @app.post("/v1/match/compare", response_model=CompareResponse)
-    async def compare(request: CompareRequest) -> CompareResponse:
+    @app.post("/v1/match/compare", response_model=CompareResponse, responses={**REFUSALS, **UNREADABLE_BODY})
+    async def compare(
+        request: CompareRequest, _: Annotated[Principal, Depends(guard.require(Action.COMPARE))],
+    ) -> CompareResponse:
         """Score two records of one type against each other, with the explanation."""
         left = _entity(request.entity_type, request.left, "left")
         right = _entity(request.entity_type, request.right, "right")

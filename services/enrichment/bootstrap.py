@@ -12,6 +12,9 @@ from shared.host import infrastructure, run_until_stopped
 from shared.http import answer_unavailable_on, serve
 from shared.messaging import names
 from shared.messaging.runtime import Subscription, bind, wait_forever
+from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
+from shared.security.http_auth import ApiAuth
+from shared.security.ratelimit import RateLimiter
 from services.enrichment.adapters import AsyncpgRegionalIndex
 from services.enrichment.api import build_api
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
@@ -66,6 +69,10 @@ async def main(settings: EnrichmentSettings) -> None:
             matcher=matcher,
             health=lambda: {"broker": infra.broker.is_connected, "database": not infra.pool.is_closing()},
             max_body_bytes=settings.max_body_bytes,
+            auth=ApiAuth(tokens=AsyncpgTokenStore(infra.pool), events=AsyncpgSecurityEventLog(infra.pool),
+                         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+                         cache_seconds=settings.api_token_cache_seconds, hub=hub.code),
+            platform=hub.code,
         )
         answer_unavailable_on(api, STORAGE_OUTAGES)
         port = settings.api_port or hub.api_port + settings.api_port_offset

@@ -12,6 +12,9 @@ from shared.http import answer_unavailable_on, serve
 from shared.messaging import names
 from shared.messaging.runtime import Subscription, bind
 from shared.policy import load_policy
+from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
+from shared.security.http_auth import ApiAuth
+from shared.security.ratelimit import RateLimiter
 from services.intake import handlers
 from services.intake.adapters import AsyncpgIntakeQueries, AsyncpgIntakeStore
 from services.intake.api import build_api
@@ -47,6 +50,9 @@ async def main(settings: IntakeSettings) -> None:
             message_deps=deps,
             health=lambda: {"broker": infra.broker.is_connected, "database": not infra.pool.is_closing()},
             max_body_bytes=settings.max_body_bytes,
+            auth=ApiAuth(tokens=AsyncpgTokenStore(infra.pool), events=AsyncpgSecurityEventLog(infra.pool),
+                         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+                         cache_seconds=settings.api_token_cache_seconds, hub=infra.federation.hub.code),
             refusal=lambda: (f"{relay.backlog} messages wait to be published"
                              if relay.backlog > settings.max_outbox_backlog else None),
         )

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.common import Evaluation, HandlingCode, Language, NationalService, Priority, Recipient
 from shared.contracts.entities import Vehicle
 from shared.contracts.messages import SubmitAlert
-from shared.http import service_unavailable
+from shared.http import UNREADABLE_BODY, service_unavailable
 from shared.messaging import names
 from shared.messaging.ports import UnitOfWork
+from shared.security.http_auth import REFUSALS, Principal
 from services.intake import handlers
 from services.intake.ports import IntakeStore
 
@@ -163,13 +164,15 @@ def import_router(
     platform: str,
     new_uow: Callable[[], UnitOfWork[IntakeStore]],
     message_deps: dict[str, Any],
+    authorised: Callable[..., Any],
     refusal: Callable[[], str | None] = lambda: None,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> APIRouter:
+    """`authorised` is the dependency that answers with the importing officer (or refuses the request)."""
     router = APIRouter()
     new_id: Callable[[], UUID] = message_deps["new_id"]
 
-    async def accept(key: str, command: SubmitAlert, line: int, gate: asyncio.Semaphore) -> LineResult:
+    async def accept(key: str, command: SubmitAlert, line: int, gate: asyncio.Semaphore, actor: str) -> LineResult:
         fresh: list[UUID] = []
 
         def tracked_id() -> UUID:
@@ -179,7 +182,7 @@ def import_router(
         async with gate:
             try:
                 message = await handlers.submit_message(
-                    command, uow=new_uow(), platform=platform, idempotency_key=key, lane=names.BULK,
+                    command, uow=new_uow(), platform=platform, idempotency_key=key, lane=names.BULK, actor=actor,
                     **{**message_deps, "new_id": tracked_id},
                 )
             except handlers.SubmissionInProgress:
@@ -188,9 +191,11 @@ def import_router(
         return LineResult(line=line, status=status, message_id=message.message_id)
 
     @router.post("/v1/imports", response_model=ImportResult, summary="Import up to 500 records of a file (bulk lane)",
-                 responses={503: {"description": "Cannot accept now; nothing of this request was accepted. "
-                                                 "Retry after the Retry-After header's seconds."}})
-    async def import_records(request: Annotated[ImportRequest, Body()]) -> ImportResult | JSONResponse:
+                 responses={**REFUSALS, **UNREADABLE_BODY, 503: {"description": "Cannot accept now; nothing of this request was accepted. "
+                                                            "Retry after the Retry-After header's seconds."}})
+    async def import_records(
+        request: Annotated[ImportRequest, Body()], principal: Annotated[Principal, Depends(authorised)],
+    ) -> ImportResult | JSONResponse:
         if (reason := refusal()) is not None:
             return service_unavailable(reason)
         convert = CONVERTERS[request.kind]
@@ -202,7 +207,7 @@ def import_router(
             if isinstance(converted, list):
                 results[item.line] = LineResult(line=item.line, status="rejected", problems=converted)
             else:
-                pending.append(accept(f"{request.source}:{item.line}", converted, item.line, gate))
+                pending.append(accept(f"{request.source}:{item.line}", converted, item.line, gate, principal.user))
         for result in await asyncio.gather(*pending):
             results[result.line] = result
         ordered = [results[line] for line in sorted(results)]

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from shared.cli.credentials import Token, bearer
 from shared.cli.options import DEFAULT_FEDERATION, FederationFile
 from shared.federation import load_federation
 
@@ -198,8 +199,9 @@ async def import_file(
     defaults: dict[str, Any] | None = None,
     give_up_after: float = 300.0,
     on_progress: Callable[[ImportReport, int], None] = lambda report, done: None,
+    token: str | None = None,
 ) -> ImportReport:
-    """Sends the file in batches; `on_progress(report, records_done)` after each batch."""
+    """Sends the file in batches as the officer whose token is given; `on_progress(report, records_done)` after each batch."""
     fmt = file_format(path, fmt)
     report = ImportReport(file=str(path), source=file_digest(path))
     started = time.perf_counter()
@@ -207,7 +209,7 @@ async def import_file(
     done = 0
     failure: list[BaseException] = []
 
-    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=120, headers=bearer(token)) as client:
 
         async def send(batch: list[SourceLine]) -> None:
             nonlocal done
@@ -315,6 +317,7 @@ def import_command(
     rejects_file: Path | None = typer.Option(None, "--rejects", help="Write every rejected line (CSV: line, reason)."),
     report_file: Path | None = typer.Option(None, "--report", help="Write the summary as JSON."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    token: Token = None,
     federation_file: FederationFile = DEFAULT_FEDERATION,
 ) -> None:
     """Import a file of records as alerts of PLATFORM, on the bulk lane; safe to run again on the same file."""
@@ -351,7 +354,8 @@ def import_command(
 
         try:
             report = asyncio.run(import_file(file, url=url, kind=kind, fmt=fmt, batch_size=batch,
-                                             concurrency=concurrency, defaults=defaults, on_progress=on_progress))
+                                             concurrency=concurrency, defaults=defaults, on_progress=on_progress,
+                                             token=token))
         except ImportAborted as error:
             console.print(f"[red]import stopped: {error}[/red]\nrun the same command again: "
                           "what was accepted is recognised and not sent twice")

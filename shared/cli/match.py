@@ -9,15 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.cli.credentials import Token, bearer
+
 app = typer.Typer(help="Query the regional index at the hub and compare records.", no_args_is_help=True)
 console = Console()
 DEFAULT_URL = "http://127.0.0.1:8200"
 Url = typer.Option(DEFAULT_URL, "--url", envvar="PCMS_MATCH_URL", help="The hub's matching API.")
 
 
-def _post(url: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _post(url: str, path: str, payload: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    """Sends an analyst's token (--token or PCMS_TOKEN) issued by the hub."""
     try:
-        response = httpx.post(f"{url.rstrip('/')}{path}", json=payload, timeout=30)
+        response = httpx.post(f"{url.rstrip('/')}{path}", json=payload, headers=bearer(token), timeout=30)
     except httpx.HTTPError as error:
         console.print(f"[red]cannot reach the matching API at {url}: {error}[/red]")
         raise typer.Exit(2) from None
@@ -45,11 +48,12 @@ def person(
     gender: str | None = typer.Option(None, "--gender", help="male, female or unknown."),
     limit: int = typer.Option(10, min=1, max=100),
     url: str = Url,
+    token: Token = None,
 ) -> None:
     """Candidates for a person in the regional index, best first."""
     entity: dict[str, Any] = {"names": name}
     entity |= {k: v for k, v in {"birth_date": birth_date, "nationality": nationality, "gender": gender}.items() if v}
-    result = _post(url, "/v1/match", {"entity_type": "person", "entity": entity, "limit": limit})
+    result = _post(url, "/v1/match", {"entity_type": "person", "entity": entity, "limit": limit}, token)
     if not result["candidates"]:
         console.print(f"no candidate among {result['index_records']} records")
         return
@@ -66,13 +70,14 @@ def compare(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                 help='JSON: {"entity_type": "person", "left": {...}, "right": {...}}'),
     url: str = Url,
+    token: Token = None,
 ) -> None:
     """Score two records of one type against each other, with the explanation."""
     try:
         payload = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise typer.BadParameter(f"{file} is not readable JSON: {error}") from None
-    result = _post(url, "/v1/match/compare", payload)
+    result = _post(url, "/v1/match/compare", payload, token)
     table = Table("score", "outcome", "explanation", title=f"{result['entity_type']}: left vs right")
     table.add_row(f"{result['score']:.2f}", _outcome(result["outcome"]), "\n".join(result["explanation"]))
     console.print(table)

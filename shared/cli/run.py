@@ -14,7 +14,10 @@ from rich.console import Console
 
 from shared.cli.options import DEFAULT_FEDERATION, FederationFile
 from shared.cli.db import migrate
-from shared.cli.topology import apply
+from shared.cli.broker import secrets_dir_or_default
+from shared.cli.options import amqp_url
+from shared.security.provisioning import provision
+from shared.security.keys import ensure_signing_keys
 from shared.federation import Federation, load_federation
 
 AUDIT_PORT_OFFSET = 100
@@ -88,7 +91,11 @@ def run(
     """Start the federation: topology, migrations, then every service; Ctrl-C stops everything."""
     console = Console()
     federation = load_federation(federation_file)
-    apply(federation_file)
+    os.environ["PCMS_SECRETS_DIR"] = str(secrets_dir_or_default().resolve())  # every service connects as its own user
+    console.print(provision(federation, amqp_url=amqp_url(), secrets_dir=Path(os.environ["PCMS_SECRETS_DIR"])).summary())
+    created = ensure_signing_keys(federation_file, Path(os.environ["PCMS_SECRETS_DIR"]))  # every service signs
+    if created:
+        console.print(f"signing keys created: {', '.join(created)}")
     migrate(federation_file)
     planned = plan(federation)
     start(planned, federation_file.resolve(), log_dir)
@@ -105,7 +112,8 @@ def run(
             else:
                 console.print(f"  {platform.code:<4} {platform.name:<20} {platform.status.value}: not started")
         console.print(f"  matching API (hub)        http://127.0.0.1:{federation.hub.api_port + MATCHING_PORT_OFFSET}/docs")
-        console.print("RabbitMQ management UI: http://127.0.0.1:15672 (guest/guest locally)")
+        console.print(f"RabbitMQ management UI: http://127.0.0.1:15672 (operator: {federation.operator_broker_user}, "
+                      f"password in {os.environ['PCMS_SECRETS_DIR']}/broker/)")
         console.print(f"logs: {log_dir}/   Ctrl-C stops everything.")
         while all(p.process and p.process.poll() is None for p in planned):
             time.sleep(0.5)

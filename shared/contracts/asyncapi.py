@@ -24,6 +24,13 @@ from shared.contracts import catalogue
 from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.generate import CONTRACTS, current_schemas
 from shared.contracts.versioning import VERSION_HEADER
+from shared.security.signing import (
+    KEY_ID_HEADER,
+    KEY_ID_PATTERN,
+    SIGNATURE_HEADER,
+    SIGNATURE_VERSION,
+    SIGNED_AT_HEADER,
+)
 from shared.federation import DEFAULT_FEDERATION_FILE, Federation, load_federation
 from shared.messaging import names
 from shared.messaging.topology import ExchangeSpec, QueueSpec, Topology, federation_topology, queue_arguments
@@ -103,6 +110,20 @@ def _title_of_contract(stem: str) -> str:
     return CONTRACTS[stem][0]
 
 
+SIGNATURE_HEADER_DOCS = {
+    KEY_ID_HEADER: {"type": "string", "pattern": KEY_ID_PATTERN, "examples": ["MR-20261129-a1b2"],
+                    "description": "Id of the Ed25519 key that signed the message, listed in the federation's keyring."},
+    SIGNATURE_HEADER: {"type": "string", "contentEncoding": "base64",
+                       "description": f"Ed25519 signature of the compact JSON array [\"{SIGNATURE_VERSION}\", key id, "
+                                      "signed-at, message_id, type, correlation_id, contract version, sha256(body) hex]. "
+                                      "The AMQP user_id must be a broker user of the signer (or the consumer's own, "
+                                      "for its retries); anything else is quarantined (shared/security/origin.py)."},
+    SIGNED_AT_HEADER: {"type": "string", "format": "date-time",
+                       "description": "When it was signed (UTC); older than the consumer's freshness limit is refused "
+                                      "as a possible replay."},
+}
+
+
 def _messages() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     for wire, stem in catalogue.SCHEMA_OF.items():
@@ -119,7 +140,8 @@ def _messages() -> dict[str, Any]:
                     "type": "string", "pattern": r"^\d+\.\d+$", "examples": [SCHEMA_VERSION],
                     "description": "Contract version major.minor the producer wrote; absent means 1.0. A consumer refuses "
                                    "another major and ignores unknown fields only of a newer minor.",
-                }},
+                }, **SIGNATURE_HEADER_DOCS},
+                "required": list(SIGNATURE_HEADER_DOCS),
             },
             "payload": {"$ref": f"#/components/schemas/{_title_of_contract(stem)}"},
             "correlationId": {"description": "Correlation of the case or exchange (AMQP correlation_id).",

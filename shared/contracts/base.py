@@ -8,7 +8,9 @@ SCHEMA_VERSION = "1.1"
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # NaN and Infinity are not JSON (RFC 8259) and no schema number admits them; pydantic would read them
+    # and write them back as null, so a message would not survive its own round trip.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 def field(description: str, example: Any, **kwargs: Any) -> Any:

@@ -3,15 +3,24 @@
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from shared.contracts.base import Contract, field
 
+
+def _ascii_digits(value: str) -> str:
+    """A pattern's \\d means 0-9 in JSON Schema (ECMA-262) but any script's digits to pydantic: refuse ١٩٨٥."""
+    if not value.isascii():
+        raise ValueError("digits must be 0-9 (ASCII), as the schema's pattern says")
+    return value
+
+
+AsciiDigits = AfterValidator(_ascii_digits)
 PlatformCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,5}$")]
 Recipient = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,5}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")]
 PartialDate = Annotated[
-    str, StringConstraints(pattern=r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+    str, StringConstraints(pattern=r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"), AsciiDigits
 ]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]

@@ -15,6 +15,7 @@ from shared.contracts.bodies import AcknowledgementBody, AlertBody, ReportBody, 
 from shared.contracts.common import (
     ALL,
     HUB,
+    AsciiDigits,
     Evaluation,
     HandlingCode,
     Language,
@@ -82,7 +83,7 @@ class Stamp(Contract):
     """What the platform stamps on every message it publishes."""
 
     message_id: UUID = field("Unique id, stamped by the origin platform.", MESSAGE_ID_EXAMPLE)
-    schema_version: str = field(
+    schema_version: Annotated[str, AsciiDigits] = field(
         "Contract version major.minor.", SCHEMA_VERSION, default=SCHEMA_VERSION, pattern=r"^\d+\.\d+$"
     )
     origin: PlatformCode = field("Platform that published the message.", "NE")

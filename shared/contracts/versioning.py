@@ -54,7 +54,7 @@ MODES: dict[str, frozenset[str]] = {
     "backward": frozenset({BACKWARD}),
     "forward": frozenset({FORWARD}),
 }
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+_VERSION = re.compile(r"^(\d+)\.(\d+)$", re.ASCII)  # as in JSON Schema: \d is 0-9, not every script's digits
 
 T = TypeVar("T")
 
@@ -141,8 +141,10 @@ def parse_versioned(
     """
     try:
         data = json.loads(body)
-    except ValueError:
-        return validate_json(body)  # not JSON: the contract's own error says so
+    except (ValueError, RecursionError):
+        # not JSON, or nested deeper than Python's parser goes: the contract's own parser refuses it with a
+        # ValidationError (its recursion limit is far lower), which the runtime quarantines
+        return validate_json(body)
     version = message_version(data, headers, own=own)
     if version.minor <= own.minor:
         return validate_json(body)

@@ -1,10 +1,14 @@
-"""aio-pika adapters: connection, topology declaration, confirmed mandatory publishing."""
+"""aio-pika adapters: connection, topology declaration, confirmed mandatory publishing, signed messages."""
+
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from shared.contracts.versioning import VERSION_HEADER
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.topology import Topology, queue_arguments
+from shared.security.signing import Signer
 
 
 async def connect(url: str, *, name: str) -> AbstractConnection:
@@ -33,17 +37,31 @@ async def apply_topology(connection: AbstractConnection, topology: Topology) -> 
 
 
 class AioPikaPublisher:
-    """Publishes with confirms; an unroutable message raises instead of vanishing."""
+    """Publishes signed messages with confirms; an unroutable message raises instead of vanishing."""
 
-    def __init__(self, channel: AbstractChannel) -> None:
+    def __init__(self, channel: AbstractChannel, *, signer: Signer, user_id: str) -> None:
         self._channel = channel
+        self._signer = signer
+        self._user_id = user_id
 
     async def publish(self, message: OutgoingMessage) -> None:
         exchange = await self._channel.get_exchange(message.exchange, ensure=False)
-        await exchange.publish(amqp_message(message), routing_key=message.routing_key, mandatory=True)
+        await exchange.publish(amqp_message(message, signer=self._signer, user_id=self._user_id),
+                               routing_key=message.routing_key, mandatory=True)
 
 
-def amqp_message(message: OutgoingMessage) -> aio_pika.Message:
+def user_of(url: str) -> str:
+    """The broker user a connection to this URL authenticates as: the AMQP user_id of what it publishes."""
+    return unquote(urlsplit(url).username or "guest")
+
+
+def amqp_message(message: OutgoingMessage, *, signer: Signer, user_id: str) -> aio_pika.Message:
+    """The message as it goes out: signed by the platform's key, its user_id the publishing connection's user
+    (the broker refuses any other)."""
+    headers = dict(message.headers)
+    headers.update(signer.headers(message_id=message.message_id, type=message.type,
+                                  correlation_id=message.correlation_id,
+                                  contract_version=headers.get(VERSION_HEADER), body=message.body))
     return aio_pika.Message(
         body=message.body,
         content_type="application/json",
@@ -51,6 +69,7 @@ def amqp_message(message: OutgoingMessage) -> aio_pika.Message:
         message_id=message.message_id,
         correlation_id=message.correlation_id,
         type=message.type,
-        headers=dict(message.headers),
+        headers=headers,
         priority=message.priority,
+        user_id=user_id,
     )

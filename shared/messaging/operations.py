@@ -15,6 +15,8 @@ from shared.messaging.runtime import (
     QUARANTINE_REASON_HEADER,
 )
 from shared.messaging.topology import Topology
+from shared.contracts.versioning import VERSION_HEADER
+from shared.security.signing import SIGNATURE_HEADERS, Signer
 
 _OPERATIONAL_HEADERS = {ATTEMPT_HEADER, LAST_ERROR_HEADER, FAILED_QUEUE_HEADER, QUARANTINE_REASON_HEADER,
                         QUARANTINE_QUEUE_HEADER, "x-quarantine-service", "x-quarantine-platform", "x-quarantined-at",
@@ -31,6 +33,12 @@ class HeldMessage:
     attempts: int
     headers: dict[str, Any]
     body: bytes
+
+
+def connection_user(connection: AbstractConnection) -> str | None:
+    """The user this connection authenticated as: the only AMQP user_id the broker lets it publish with."""
+    url = getattr(connection, "url", None)
+    return getattr(url, "user", None) or None
 
 
 def holding_queues(topology: Topology) -> list[str]:
@@ -88,7 +96,7 @@ async def replay(connection: AbstractConnection, queue_name: str, *, limit: int,
             await channel.default_exchange.publish(
                 aio_pika.Message(message.body, content_type=message.content_type, message_id=message.message_id,
                                  correlation_id=message.correlation_id, type=message.type, headers=headers,
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=connection_user(connection)),
                 routing_key=held.origin_queue, mandatory=True,
             )
             await message.ack()
@@ -119,18 +127,29 @@ async def detach_platform(connection: AbstractConnection, code: str) -> None:
             await queue.unbind(exchange, f"message.{lane}.#")
 
 
-async def release_held(connection: AbstractConnection, code: str) -> int:
-    """Delivers what the hub held for a suspended member, in order, each into its lane."""
+async def release_held(connection: AbstractConnection, code: str, *, signer: Signer | None = None) -> int:
+    """Delivers what the hub held for a suspended member, in order, each into its lane.
+
+    With the hub's signer, each message is signed again now (a suspension may outlast the recipients'
+    freshness limit); the connection should be the hub's broker user, the user_id recipients accept.
+    """
     released = 0
+    user_id = connection_user(connection)
     async with connection.channel(publisher_confirms=True, on_return_raises=True) as channel:
         queue = await channel.get_queue(names.held_queue(code), ensure=False)
         delivery = await channel.get_exchange(names.DELIVERY, ensure=False)
         while (message := await queue.get(no_ack=False, fail=False)) is not None:
             lane = str((message.headers or {}).get("x-pcms-lane") or names.ROUTINE)
+            headers = dict(message.headers or {})
+            if signer is not None:
+                headers = {k: v for k, v in headers.items() if k not in SIGNATURE_HEADERS}
+                headers |= signer.headers(message_id=message.message_id, type=message.type,
+                                          correlation_id=message.correlation_id,
+                                          contract_version=headers.get(VERSION_HEADER), body=message.body)
             await delivery.publish(
                 aio_pika.Message(message.body, content_type=message.content_type, message_id=message.message_id,
-                                 correlation_id=message.correlation_id, type=message.type, headers=message.headers,
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 correlation_id=message.correlation_id, type=message.type, headers=headers,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=user_id),
                 routing_key=names.delivery_key(code, lane), mandatory=True,
             )
             await message.ack()

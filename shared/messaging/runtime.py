@@ -1,6 +1,8 @@
-"""The one consumer runtime: consume -> parse -> bind log context -> handler -> commit -> ack.
+"""The one consumer runtime: consume -> verify -> parse -> bind log context -> handler -> commit -> ack.
 
-A message that does not parse, or that its handler refuses, goes to quarantine with the reason.
+A message whose signature, signer, AMQP user_id or age the queue's trust rule refuses
+(shared/security/origin.py), that does not parse, or that its handler refuses, goes to quarantine
+with the reason and an audit record; it never reaches the handler.
 A handler failure sends the message back through a delay queue with the attempt count and the
 error in its headers; after the last delay it is parked in <queue>.dlq. Nothing loops and nothing is
 dropped: if even the retry cannot be published, the message is rejected and the broker
@@ -28,6 +30,7 @@ from shared.messaging import names
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import Outcome, Publisher
+from shared.security.origin import Evidence, MessageVerifier
 
 log = structlog.get_logger("consumer")
 
@@ -90,12 +93,14 @@ def id_of_unreadable(message: AbstractIncomingMessage) -> UUID:
 
 class Consumer:
     def __init__(
-        self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget
+        self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget,
+        *, verifier: MessageVerifier,
     ) -> None:
         self._channel = channel
         self._publisher = publisher
         self._subscription = subscription
         self._target = target
+        self._verifier = verifier
 
     async def start(self) -> None:
         queue = await self._channel.get_queue(self._subscription.queue, ensure=False)
@@ -108,6 +113,15 @@ class Consumer:
             type=message.type,
         ):
             async with message.process(requeue=False):
+                verdict = self._verifier.check(Evidence(
+                    queue=self._subscription.queue, user_id=message.user_id, headers=message.headers or {},
+                    message_id=message.message_id, type=message.type, correlation_id=message.correlation_id,
+                    body=message.body))
+                if not verdict.accepted:
+                    await self._quarantine(message, verdict.reason)
+                    log.warning("message_handled", outcome="quarantined", reason=verdict.reason, refused_by="signature",
+                                user_id=message.user_id, duration_ms=_ms(started))
+                    return
                 try:
                     model = parse(message.type, message.body, message.headers)
                     handler = self._subscription.handlers[message.type or ""]
@@ -115,6 +129,12 @@ class Consumer:
                     reason = quarantine_reason(error)
                     await self._quarantine(message, reason)
                     log.warning("message_handled", outcome="quarantined", reason=reason, duration_ms=_ms(started))
+                    return
+                spoofed = verdict.origin_problem(getattr(model, "origin", None))
+                if spoofed:
+                    await self._quarantine(message, spoofed)
+                    log.warning("message_handled", outcome="quarantined", reason=spoofed, refused_by="origin",
+                                user_id=message.user_id, duration_ms=_ms(started))
                     return
                 try:
                     outcome = await handler(model)
@@ -140,7 +160,8 @@ class Consumer:
         else:
             exchange_name, outcome = names.delay_exchange(delays[attempt - 1]), f"retry_in_{delays[attempt - 1]}s"
         exchange = await self._channel.get_exchange(exchange_name, ensure=False)
-        await exchange.publish(_copy(message, headers), routing_key=self._subscription.queue, mandatory=True)
+        await exchange.publish(_copy(message, headers, self._verifier.own_user), routing_key=self._subscription.queue,
+                               mandatory=True)
         return outcome
 
     async def _quarantine(self, message: AbstractIncomingMessage, reason: str) -> None:
@@ -155,7 +176,8 @@ class Consumer:
             "x-quarantined-at": datetime.now(UTC).isoformat(),
         }
         await exchange.publish(
-            _copy(message, headers), routing_key=names.quarantine_key(target.platform, target.service), mandatory=True
+            _copy(message, headers, self._verifier.own_user),
+            routing_key=names.quarantine_key(target.platform, target.service), mandatory=True,
         )
         message_id = id_of_unreadable(message)
         event = HopRecorded(
@@ -183,19 +205,23 @@ async def start_consumers(
     target: QuarantineTarget,
     *,
     prefetch: int,
+    verifier: MessageVerifier,
 ) -> list[Consumer]:
     consumers = []
     for subscription in subscriptions:
         channel = await source.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=prefetch)
-        consumer = Consumer(channel, publisher, subscription, target)
+        consumer = Consumer(channel, publisher, subscription, target, verifier=verifier)
         await consumer.start()
         consumers.append(consumer)
     return consumers
 
 
-def _copy(message: AbstractIncomingMessage, headers: dict) -> aio_pika.Message:
+def _copy(message: AbstractIncomingMessage, headers: dict, user_id: str | None) -> aio_pika.Message:
+    """The same signed message (body, properties and signature headers unchanged), published by this consumer:
+    its user_id is this connection's user, which the trust rules accept for a consumer's own retries."""
     return aio_pika.Message(
+        user_id=user_id,
         body=message.body,
         content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,

@@ -15,8 +15,9 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
-from shared.messaging.amqp import amqp_message
+from shared.messaging.amqp import amqp_message, user_of
 from shared.messaging.outgoing import OutgoingMessage
+from shared.security.signing import Signer
 
 log = structlog.get_logger("broker")
 
@@ -28,8 +29,11 @@ class BrokerUnavailable(ConnectionError):
 
 
 class BrokerSession:
-    def __init__(self, url: str, *, name: str, publish_timeout: float = 30.0, max_backoff: float = 10.0) -> None:
+    def __init__(self, url: str, *, name: str, signer: Signer, publish_timeout: float = 30.0,
+                 max_backoff: float = 10.0) -> None:
         self._url = url
+        self._signer = signer
+        self.user = user_of(url)
         self._name = name
         self._publish_timeout = publish_timeout
         self._max_backoff = max_backoff
@@ -48,7 +52,11 @@ class BrokerSession:
         """Runs setup on every connection from now on, and on the current one if there is one."""
         self._on_connected.append(setup)
         if self._connection is not None and self.is_connected:
-            await setup(self._connection)
+            try:
+                await setup(self._connection)
+            except Exception as error:  # e.g. a queue the hub has not declared yet: reconnect with backoff and retry
+                log.warning("broker_setup_failed", error=f"{type(error).__name__}: {error}")
+                self.rebuild()
 
     def rebuild(self) -> None:
         """Drops the connection; everything is set up again, from current data, on the next one."""
@@ -105,6 +113,7 @@ class BrokerSession:
             raise BrokerUnavailable("not connected to the broker")
         exchange = await channel.get_exchange(message.exchange, ensure=False)
         await asyncio.wait_for(
-            exchange.publish(amqp_message(message), routing_key=message.routing_key, mandatory=True),
+            exchange.publish(amqp_message(message, signer=self._signer, user_id=self.user),
+                             routing_key=message.routing_key, mandatory=True),
             timeout=self._publish_timeout,
         )

@@ -68,9 +68,11 @@ def federation_topology(federation: Federation) -> Topology:
             ExchangeSpec(names.AUDIT),
             ExchangeSpec(names.AUDIT_CHECKPOINTS, "fanout"),
             ExchangeSpec(names.QUARANTINE),
-            ExchangeSpec(names.DEAD_LETTER, "direct"),
+            # topic, not direct/fanout: the broker's topic permissions then hold each platform to its own queues'
+            # names as routing keys here, so nobody can park or retry a message into another platform's queue
+            ExchangeSpec(names.DEAD_LETTER, "topic"),
             ExchangeSpec(names.RETRY, "direct"),
-            *(ExchangeSpec(names.delay_exchange(s), "fanout") for s in names.RETRY_DELAYS_SECONDS),
+            *(ExchangeSpec(names.delay_exchange(s), "topic") for s in names.RETRY_DELAYS_SECONDS),
         ],
         queues=[*(QueueSpec(names.hub_routing_queue(lane)) for lane in names.LANES), QueueSpec(names.audit_queue(hub))],
         bindings=[
@@ -106,7 +108,7 @@ def federation_topology(federation: Federation) -> Topology:
         topo.bindings.append(BindingSpec(names.RETRY, queue.name, queue.name))
     for seconds in names.RETRY_DELAYS_SECONDS:
         topo.queues.append(QueueSpec(names.delay_queue(seconds), dead_letter=False, delay_seconds=seconds))
-        topo.bindings.append(BindingSpec(names.delay_exchange(seconds), names.delay_queue(seconds), ""))
+        topo.bindings.append(BindingSpec(names.delay_exchange(seconds), names.delay_queue(seconds), "#"))
     return topo
 
 

@@ -3,7 +3,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -12,7 +12,11 @@ import pytest
 from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
 from shared.db.connect import database_dsn, ensure_database
 from shared.federation import Federation, load_federation
+from shared.security.keys import ensure_signing_keys
+from tests.broker_users import provision_test_users, remove_test_users
+from tests.api_users import issue_test_tokens, token_key
 from tests.federations import MEMBERS, write_federation
+from tests.infra import Broker
 
 pytestmark = pytest.mark.e2e
 
@@ -41,10 +45,15 @@ class RunningFederation:
     federation_file: Path
     postgres_url: str
     database_prefix: str
+    tokens: dict[str, str] = field(default_factory=dict)  # "CODE/role" -> API token (tests/api_users.py)
 
-    def pcms(self, *args: str) -> subprocess.CompletedProcess:
-        """The operators' command line, against this federation."""
-        env = {**os.environ, "PCMS_FEDERATION_FILE": str(self.federation_file)}
+    def token(self, code: str, role: str) -> str:
+        return self.tokens[token_key(code, role)]
+
+    def pcms(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+        """The operators' command line, against this federation, as the hub's operator unless a token is given."""
+        env = {**os.environ, "PCMS_FEDERATION_FILE": str(self.federation_file),
+               "PCMS_TOKEN": token or self.token(self.federation.hub.code, "operator")}
         return subprocess.run([sys.executable, "-m", "shared.cli.main", *args], env=env, capture_output=True,
                               text=True, timeout=120)
 
@@ -57,21 +66,28 @@ class RunningFederation:
     def restart(self, service: str, platform: str) -> None:
         start([self.process(service, platform)], self.federation_file, self.log_dir)
 
-    def api(self, code: str) -> httpx.Client:
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.federation.get(code).api_port}", timeout=10)
+    def api(self, code: str, role: str = "officer") -> httpx.Client:
+        """The platform's intake API, with the token of its officer (or another role's)."""
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.federation.get(code).api_port}", timeout=10,
+                            headers={"Authorization": f"Bearer {self.token(code, role)}"})
 
     def audit_api(self, code: str) -> httpx.Client:
+        """The platform's audit API, with the token of its auditor."""
         return httpx.Client(base_url=f"http://127.0.0.1:{self.federation.get(code).api_port + AUDIT_PORT_OFFSET}",
-                            timeout=10)
+                            timeout=10, headers={"Authorization": f"Bearer {self.token(code, 'auditor')}"})
 
 
 @pytest.fixture
-def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str) -> Iterator[RunningFederation]:
-    """HUB, MR, ML, NE active; BF withdrawn; TD suspended: every service as its own process."""
+def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, broker: Broker,
+                       unique: str) -> Iterator[RunningFederation]:
+    """HUB, MR, ML, NE active; BF withdrawn; TD suspended: every service as its own process, as its own broker user."""
     ports = {code: free_port_pair() for code in ["HUB", *MEMBERS]}
-    federation_file = write_federation(tmp_path / "federation.yaml", ports, BF="withdrawn", TD="suspended")
+    federation_file = write_federation(tmp_path / "federation.yaml", ports, broker_user_prefix=f"t{unique}-",
+                                       BF="withdrawn", TD="suspended")
     federation = load_federation(federation_file)
-    env = {"AMQP_URL": amqp_url, "DATABASE_URL": postgres_url, "PCMS_DATABASE_PREFIX": database_prefix}
+    secrets_dir = tmp_path / "secrets"
+    env = {"AMQP_URL": amqp_url, "DATABASE_URL": postgres_url, "PCMS_DATABASE_PREFIX": database_prefix,
+           "PCMS_SECRETS_DIR": str(secrets_dir)}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     processes = plan(federation)
@@ -84,14 +100,19 @@ def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, databas
                 await ensure_database(postgres_url, f"{database_prefix}{platform.code.lower()}")
 
         asyncio.run(prepare())
+        provision_test_users(broker, amqp_url, federation, secrets_dir)
+        ensure_signing_keys(federation_file, secrets_dir)  # every service signs and verifies
         start(processes, federation_file, log_dir)
         problems = wait_healthy(processes, timeout=90)
         if problems:
             logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(log_dir.glob("*.log")))
             pytest.fail(f"federation did not start: {problems}\n{logs}")
-        yield RunningFederation(federation, processes, amqp_url, log_dir, federation_file, postgres_url, database_prefix)
+        tokens = issue_test_tokens(postgres_url, database_prefix, federation)
+        yield RunningFederation(federation, processes, amqp_url, log_dir, federation_file, postgres_url, database_prefix,
+                                tokens=tokens)
     finally:
         stop(processes)
+        remove_test_users(broker, federation)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -19,10 +19,10 @@ AB-1004-NE,niger,,Peugeot,504,bleu
 """
 
 
-def pcms_import(path: Path, url: str, report: Path) -> subprocess.CompletedProcess:
+def pcms_import(path: Path, url: str, report: Path, token: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "shared.cli.main", "import", str(path), "--platform", "NE", "--kind", "stolen_vehicle",
-         "--url", url, "--no-progress", "--report", str(report)],
+         "--url", url, "--no-progress", "--report", str(report), "--token", token],
         capture_output=True, text=True, timeout=120)
 
 
@@ -32,7 +32,7 @@ def test_a_file_is_imported_line_by_line_on_the_bulk_lane_and_a_rerun_accepts_no
     path = tmp_path / "stolen.csv"
     path.write_text(CSV, encoding="utf-8")
 
-    first = pcms_import(path, url, tmp_path / "first.json")
+    first = pcms_import(path, url, tmp_path / "first.json", fed.token("NE", "officer"))
     assert first.returncode == 1, first.stdout + first.stderr  # some lines rejected, the file processed
     report = json.loads((tmp_path / "first.json").read_text())
     assert (report["accepted"], report["duplicates"], report["rejected"]) == (2, 0, 3)
@@ -50,6 +50,6 @@ def test_a_file_is_imported_line_by_line_on_the_bulk_lane_and_a_rerun_accepts_no
             time.sleep(0.3)
         assert plates == {"AB-1001-NE", "AB-1002-NE"}
 
-    again = pcms_import(path, url, tmp_path / "again.json")
+    again = pcms_import(path, url, tmp_path / "again.json", fed.token("NE", "officer"))
     rerun = json.loads((tmp_path / "again.json").read_text())
     assert again.returncode == 1 and (rerun["accepted"], rerun["duplicates"], rerun["rejected"]) == (0, 2, 3)

@@ -24,7 +24,8 @@ REPORT = {
 
 def matching_api(fed) -> httpx.Client:
     port = fed.federation.hub.api_port + EnrichmentSettings.model_fields["api_port_offset"].default
-    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                        headers={"Authorization": f"Bearer {fed.token(fed.federation.hub.code, 'analyst')}"})
 
 
 def test_an_arabic_script_report_hits_a_latin_script_alert_and_the_index_answers_arabic_queries(running_federation):

@@ -111,6 +111,7 @@ def test_a_withdrawn_member_receives_nothing_new_and_its_publishes_are_refused(r
     fed = running_federation
     done = fed.pcms("members", "withdraw", "MR", "--reason", "left the platform")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"broker user {fed.federation.broker_user('MR')} deleted" in done.stdout  # its services can no longer log in
     with fed.api("NE") as ne, fed.api("MR") as mr:
         def refused_for_mr() -> bool:
             return decided(ne).get("MR") == ("not_routed", "member is withdrawn")
@@ -126,9 +127,9 @@ def test_a_withdrawn_member_receives_nothing_new_and_its_publishes_are_refused(r
         finally:
             await connection.close()
 
-    error = eventually(lambda: (e := asyncio.run(outbox_error())) and "PublishError" in e and e,
-                       what="MR's publish refused as unroutable")
-    assert "NO_ROUTE" in error or "PublishError" in error
+    error = eventually(lambda: (e := asyncio.run(outbox_error())) and ("PublishError" in e or "BrokerUnavailable" in e) and e,
+                       what="MR's publish refused: its broker user is gone (or, before that, unroutable)")
+    assert "BrokerUnavailable" in error or "NO_ROUTE" in error or "PublishError" in error
     events = asyncio.run(_membership_events(fed))
     assert ("MR", "withdraw", "active", "withdrawn") in events
 
@@ -138,6 +139,7 @@ def test_a_member_is_admitted_without_a_code_change(running_federation):
     done = fed.pcms("members", "admit", "SN", "--name", "Senegal", "--city", "Dakar", "--country", "SN",
                     "--api-port", "18999")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"broker user {fed.federation.broker_user('SN')} provisioned" in done.stdout
     assert asyncio.run(queue_depth(fed.amqp_url, names.inbox_queue("SN", names.URGENT))) == 0
     with fed.api("NE") as ne:
         def routed_to_sn() -> bool:

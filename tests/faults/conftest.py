@@ -14,7 +14,11 @@ from tests.e2e.conftest import free_port_pair
 from tests.faults.harness import Federated, Process, environment
 from tests.faults.proxy import TcpProxy
 from tests.faults.scenarios import FIGURES
+from shared.security.keys import ensure_signing_keys
+from tests.broker_users import provision_test_users, remove_test_users
+from tests.api_users import issue_test_tokens, token_key
 from tests.federations import MEMBERS, write_federation
+from tests.infra import Broker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,15 +49,17 @@ def link() -> Iterator[TcpProxy]:
 
 
 @pytest.fixture
-def fed(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, link: TcpProxy) -> Iterator[Federated]:
+def fed(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, link: TcpProxy, broker: Broker,
+        unique: str) -> Iterator[Federated]:
     """HUB, NE and ML active, the others withdrawn; NE reaches the broker through a proxy that tests can cut."""
     parts = urlsplit(amqp_url)
     link.target_host, link.target_port = parts.hostname or "127.0.0.1", parts.port or 5672
     ports = {code: free_port_pair() for code in ["HUB", *MEMBERS]}
     statuses = {code: "withdrawn" for code in MEMBERS if code not in ("NE", "ML")}
-    federation_file = write_federation(tmp_path / "federation.yaml", ports, **statuses)
+    federation_file = write_federation(tmp_path / "federation.yaml", ports, broker_user_prefix=f"t{unique}-", **statuses)
     federation = load_federation(federation_file)
-    env = environment(amqp_url, postgres_url, database_prefix, federation_file)
+    secrets_dir = tmp_path / "secrets"
+    env = environment(amqp_url, postgres_url, database_prefix, federation_file, secrets_dir)
     ne_env = {**env, "AMQP_URL": through(link, amqp_url)}
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
@@ -63,6 +69,8 @@ def fed(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, 
             await ensure_database(postgres_url, f"{database_prefix}{platform.code.lower()}")
 
     asyncio.run(prepare())
+    provision_test_users(broker, amqp_url, federation, secrets_dir)
+    ensure_signing_keys(federation_file, secrets_dir)  # every service signs and verifies
     processes = {
         f"{p.service}@{p.platform}": Process(p.service, p.platform, ne_env if p.platform == "NE" else env,
                                              log_dir / f"{p.service}-{p.platform}.log")
@@ -72,10 +80,12 @@ def fed(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, 
         process.start()
     try:
         wait_healthy(federation, log_dir)
-        yield Federated(federation, processes, postgres_url, database_prefix, log_dir)
+        tokens = issue_test_tokens(postgres_url, database_prefix, federation)
+        yield Federated(federation, processes, postgres_url, database_prefix, log_dir, token=tokens[token_key("NE", "officer")])
     finally:
         for process in processes.values():
             process.stop()
+        remove_test_users(broker, federation)
 
 
 def wait_healthy(federation, log_dir: Path, timeout: float = 90) -> None:

@@ -59,6 +59,7 @@ class Federated:
     database_prefix: str
     log_dir: Path
     sent: dict[str, str] = field(default_factory=dict)  # idempotency key -> message id
+    token: str | None = None  # NE's officer's API token (tests/api_users.py)
 
     def url(self, code: str) -> str:
         return f"http://127.0.0.1:{self.federation.get(code).api_port}"
@@ -83,7 +84,8 @@ class Federated:
         queue: asyncio.Queue[str] = asyncio.Queue()
         for key in keys:
             queue.put_nowait(key)
-        async with httpx.AsyncClient(base_url=self.url("NE"), timeout=10) as client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with httpx.AsyncClient(base_url=self.url("NE"), timeout=10, headers=headers) as client:
             async def worker() -> None:
                 while not queue.empty():
                     key = queue.get_nowait()
@@ -118,6 +120,8 @@ class Federated:
         raise AssertionError(f"not delivered within {within}s: {dict(zip(recipients, counts))} of {len(ids)}")
 
 
-def environment(amqp_url: str, postgres_url: str, database_prefix: str, federation_file: Path) -> dict[str, str]:
+def environment(amqp_url: str, postgres_url: str, database_prefix: str, federation_file: Path,
+                secrets_dir: Path | None = None) -> dict[str, str]:
     return {**os.environ, "AMQP_URL": amqp_url, "DATABASE_URL": postgres_url, "PCMS_DATABASE_PREFIX": database_prefix,
-            "PCMS_FEDERATION_FILE": str(federation_file), "PCMS_LOG_FORMAT": "json"}
+            "PCMS_FEDERATION_FILE": str(federation_file), "PCMS_LOG_FORMAT": "json",
+            **({"PCMS_SECRETS_DIR": str(secrets_dir)} if secrets_dir else {})}

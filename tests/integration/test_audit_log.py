@@ -28,6 +28,11 @@ from services.audit.witnessing import CheckpointWitness
 from shared.contracts.events import CheckpointPublished, HopRecorded
 from shared.db.connect import create_pool, ensure_database
 from shared.db.migrate import migrate
+from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
+from shared.security.http_auth import ApiAuth
+from shared.security.ports import ApiUser
+from shared.security.ratelimit import RateLimiter
+from shared.security.tokens import new_token
 from tests.integration.conftest import migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -464,14 +469,22 @@ async def test_the_api_records_who_read_a_trail_and_answers_platform_periods_and
     try:
         for n in range(6):
             await log.append(hop(n, message_id=message_id))
-        api = build_api(platform="HUB", queries=adapters.AsyncpgAuditQueries(pool), recorder=log)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://audit") as client:
-            trail = await client.get(f"/v1/audit/messages/{message_id}", headers={"X-PCMS-Actor": "dpo.diallo"})
+        store = AsyncpgTokenStore(pool)
+        auth = ApiAuth(tokens=store, events=AsyncpgSecurityEventLog(pool), limiter=RateLimiter(100, 100))
+        tokens = {}
+        for name in ("dpo.diallo", "auditor.sow"):
+            tokens[name] = new_token()
+            await store.add(ApiUser(tokens[name].token_id, "HUB", name, "auditor", tokens[name].secret_sha256))
+        as_user = {name: {"Authorization": f"Bearer {token.text}"} for name, token in tokens.items()}
+        api = build_api(platform="HUB", queries=adapters.AsyncpgAuditQueries(pool), auth=auth, recorder=log)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://audit",
+                                     headers=as_user["auditor.sow"]) as client:
+            trail = await client.get(f"/v1/audit/messages/{message_id}", headers=as_user["dpo.diallo"])
             assert trail.status_code == 200 and trail.json()["hops"] == HOPS
-            again = await client.get(f"/v1/audit/messages/{message_id}", headers={"X-PCMS-Actor": "analyst.sow"})
+            again = await client.get(f"/v1/audit/messages/{message_id}")
             assert again.json()["hops"] == HOPS, "reads are not part of the trail"
             reads = (await client.get("/v1/audit/reads", params={"message_id": str(message_id)})).json()
-            assert [r["actor"] for r in reads["reads"]] == ["dpo.diallo", "analyst.sow"]
+            assert [r["actor"] for r in reads["reads"]] == ["dpo.diallo", "auditor.sow"]
             period = await client.get("/v1/audit/platforms/ne", params={
                 "since": (START - timedelta(seconds=1)).isoformat(), "until": (START + timedelta(seconds=2)).isoformat()})
             body = period.json()

@@ -13,14 +13,26 @@ from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.messaging import names, operations
-from shared.messaging.amqp import AioPikaPublisher, apply_topology, open_publishing_channel
+from shared.messaging.amqp import AioPikaPublisher, amqp_message, apply_topology, open_publishing_channel, user_of
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.runtime import ATTEMPT_HEADER, LAST_ERROR_HEADER, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.topology import federation_topology
+from tests.signing import TestKeys
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def keys(federation) -> TestKeys:
+    """Real keys: what the tests publish is signed, and every consumer verifies (the test connects as one user,
+    so the consumers' own-user rule accepts its user_id; tests/security checks user_id against real users)."""
+    return TestKeys(federation)
+
+
+def publisher_for(channel, keys: TestKeys, code: str, amqp_url: str) -> AioPikaPublisher:
+    return AioPikaPublisher(channel, signer=keys.signer(code), user_id=user_of(amqp_url))
 
 
 def a_hop() -> HopRecorded:
@@ -56,9 +68,9 @@ async def test_topology_declares_quorum_queues_that_dead_letter_and_can_be_appli
         "suspended: its traffic is held in its queues")
 
 
-async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(pool, broker_connection):
+async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(pool, broker_connection, keys, amqp_url):
     channel = await broker_connection.channel()
-    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     hop = a_hop()
     async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
         uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
@@ -67,11 +79,12 @@ async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(
     arrived = await get_one(channel, names.audit_queue("HUB"))
     assert arrived.type == HOP_RECORDED and arrived.message_id == str(hop.event_id)
     assert parse(arrived.type, arrived.body) == hop
+    assert arrived.user_id == user_of(amqp_url) and arrived.headers["x-pcms-key-id"] == keys.keys["HUB"].key_id
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
 
 
-async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_connection):
-    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_connection, keys, amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
         uow.outbox.add(OutgoingMessage(exchange=names.DELIVERY, routing_key="NOWHERE", body=b"{}", type=MESSAGE,
                                        message_id=str(uuid4())))
@@ -82,8 +95,9 @@ async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_
     assert "PublishError" in row["last_error"]
 
 
-async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_records_it(broker_connection):
-    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_records_it(broker_connection, keys,
+                                                                                         amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     handled = []
 
     async def handler(model) -> None:
@@ -91,11 +105,13 @@ async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_re
 
     target = QuarantineTarget("HUB", "enrichment", names.AUDIT)
     await start_consumers(broker_connection, publisher, [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: handler})],
-                          target, prefetch=10)
+                          target, prefetch=10, verifier=keys.verifier(user_of(amqp_url)))
     channel = await broker_connection.channel()
     exchange = await channel.get_exchange(names.platform_exchange("NE"))
-    await exchange.publish(aio_pika.Message(b'{"kind": "alert", "body": {}}', type=MESSAGE, message_id=str(uuid4())),
-                           routing_key="message.urgent.alert.urgent")
+    unreadable = OutgoingMessage(exchange=names.platform_exchange("NE"), routing_key="message.urgent.alert.urgent",
+                                 body=b'{"kind": "alert", "body": {}}', type=MESSAGE, message_id=str(uuid4()))
+    await exchange.publish(amqp_message(unreadable, signer=keys.signer("NE"), user_id=user_of(amqp_url)),
+                           routing_key=unreadable.routing_key)
     quarantined = await get_one(channel, names.quarantine_queue("HUB"))
     assert "origin: Field required" in quarantined.headers["x-quarantine-reason"]
     assert quarantined.headers["x-quarantine-queue"] == "hub.ingress.NE.urgent"
@@ -104,8 +120,8 @@ async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_re
     assert handled == []
 
 
-async def test_a_failed_message_comes_back_after_a_delay_and_succeeds(broker_connection):
-    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+async def test_a_failed_message_comes_back_after_a_delay_and_succeeds(broker_connection, keys, amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     attempts: list[float] = []
 
     async def fails_once(model) -> None:
@@ -115,7 +131,7 @@ async def test_a_failed_message_comes_back_after_a_delay_and_succeeds(broker_con
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
     await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: fails_once})],
-                          target, prefetch=10)
+                          target, prefetch=10, verifier=keys.verifier(user_of(amqp_url)))
     await publisher.publish(outgoing(a_hop(), exchange=names.AUDIT, routing_key="audit.accepted"))
     deadline = asyncio.get_running_loop().time() + 15
     while len(attempts) < 2 and asyncio.get_running_loop().time() < deadline:
@@ -124,8 +140,9 @@ async def test_a_failed_message_comes_back_after_a_delay_and_succeeds(broker_con
     assert attempts[1] - attempts[0] >= names.RETRY_DELAYS_SECONDS[0] * 0.9
 
 
-async def test_a_message_that_fails_its_last_attempt_is_parked_with_the_error_and_not_looped(broker_connection):
-    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection))
+async def test_a_message_that_fails_its_last_attempt_is_parked_with_the_error_and_not_looped(broker_connection, keys,
+                                                                                             amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     attempts = []
 
     async def failing(model) -> None:
@@ -134,7 +151,7 @@ async def test_a_message_that_fails_its_last_attempt_is_parked_with_the_error_an
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
     await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: failing})],
-                          target, prefetch=10)
+                          target, prefetch=10, verifier=keys.verifier(user_of(amqp_url)))
     hop = a_hop()
     last_attempt = outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted")
     last_attempt.headers[ATTEMPT_HEADER] = len(names.RETRY_DELAYS_SECONDS)

@@ -16,6 +16,7 @@ from shared.messaging.runtime import QuarantineTarget, Subscription, start_consu
 from shared.messaging.session import BrokerSession, BrokerUnavailable
 from shared.messaging.topology import federation_topology
 from tests.faults.proxy import TcpProxy
+from tests.signing import TestKeys
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,8 @@ def a_hop() -> HopRecorded:
 
 
 async def test_consumers_and_publishing_resume_after_the_connection_is_cut(amqp_url, proxy, federation):
-    session = BrokerSession(via(proxy, amqp_url), name="session-test", max_backoff=0.5)
+    keys = TestKeys(federation)
+    session = BrokerSession(via(proxy, amqp_url), name="session-test", max_backoff=0.5, signer=keys.signer("HUB"))
     topology = federation_topology(federation)
     await session.when_connected(lambda connection: apply_topology(connection, topology))
     received: list[HopRecorded] = []
@@ -57,7 +59,8 @@ async def test_consumers_and_publishing_resume_after_the_connection_is_cut(amqp_
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
     await session.when_connected(lambda _: start_consumers(
-        session, session, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: handler})], target, prefetch=10))
+        session, session, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: handler})], target, prefetch=10,
+        verifier=keys.verifier(session.user)))
     supervisor = asyncio.create_task(session.run())
     try:
         await asyncio.wait_for(session.connected.wait(), 20)

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.messaging.fakes import FakeUnitOfWork
+from shared.security.fakes import fake_auth
 from services.intake.api import build_api
 from services.intake.fakes import InMemoryIntakeStore
 from services.intake.imports import ImportDefaults, stolen_vehicle_alert
@@ -17,10 +18,12 @@ pytestmark = pytest.mark.unit
 
 def api(refusal=lambda: None):  # noqa: ANN001, ANN201
     uow = FakeUnitOfWork(InMemoryIntakeStore())
+    auth = fake_auth()
     app = build_api(platform="NE", new_uow=lambda: uow, queries=None,  # type: ignore[arg-type]
                     message_deps={"clock": partial(datetime.now, UTC), "new_id": uuid4},
-                    health=lambda: {}, max_body_bytes=1_048_576, refusal=refusal)
-    return TestClient(app), uow
+                    health=lambda: {}, max_body_bytes=1_048_576, auth=auth, refusal=refusal)
+    token = auth.tokens.issue("NE", "officer.test", "officer")  # type: ignore[attr-defined]
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"}), uow
 
 
 REQUEST = {"kind": "stolen_vehicle", "source": "0123456789abcdef", "records": [
