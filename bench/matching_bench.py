@@ -1,8 +1,14 @@
 """Person-matching benchmark: build time, memory and query latency against N synthetic persons.
 
-    python -m bench.matching_bench --persons 1000000
+    python -m bench.matching_bench --persons 1000000 [--public-pairs 2000]
 
 Writes bench/results/matching.json. Figures only, no asserts.
+
+--public-pairs N also measures cross-script retrieval end to end, after the latency figures: N
+held-out public Arabic/Latin name words (services.enrichment.evaluation, split "test") become the
+surnames of N more persons written in Latin script, each is queried in Arabic script against the
+whole index, and the figure counts the queries whose own record comes back as a hit (recall) and the
+hits on another record (wrong hits).
 """
 
 import argparse
@@ -126,10 +132,45 @@ def perturbed(rng: random.Random, canonical: dict) -> dict:
             "gender": canonical["gender"], "documents": []}
 
 
+def public_pair_retrieval(index: CandidateIndex, count: int) -> dict:
+    """Latin-script persons named after held-out public name words, queried in Arabic script."""
+    from services.enrichment.evaluation import _public_pairs, names_data_folder
+
+    folder = names_data_folder(None)
+    pairs = sorted({(arabic, latin) for arabic, latin, _ in _public_pairs(folder, "test")})
+    if not pairs:
+        return {"skipped": f"no public name pairs at {folder}"}
+    rng = random.Random(2024)
+    pairs = rng.sample(pairs, min(count, len(pairs)))
+    given = [(latin, arabic) for latin, arabic, _ in GIVEN_MALE]
+    queries = []
+    for n, (arabic, latin) in enumerate(pairs):
+        first = rng.choice(given)
+        ref = RecordRef("HUB", str(uuid.UUID(int=rng.getrandbits(128), version=4)), 0)
+        index.add_canonical(ref, "person", {"names": [{"text": f"{first[0]} {latin.capitalize()}"}], "aliases": [],
+                                            "birth_date": None, "nationality": None, "gender": "male", "documents": []})
+        queries.append((ref, f"{first[1]} {arabic}"))
+    own_hit = own_found = wrong_hits = 0
+    latencies = []
+    for ref, text in queries:
+        started = time.perf_counter()
+        results = index.query_person(PersonFeatures.from_canonical({"names": [{"text": text}]}), include_no_hit=True)
+        latencies.append((time.perf_counter() - started) * 1000)
+        own_found += any(r.ref == ref for r in results)
+        own_hit += any(r.ref == ref and r.outcome == "hit" for r in results)
+        wrong_hits += sum(1 for r in results if r.ref != ref and r.outcome == "hit")
+    latencies.sort()
+    return {"pairs": len(queries), "own_record_hit": own_hit, "recall_at_hit": round(own_hit / len(queries), 3),
+            "own_record_retrieved": own_found, "wrong_hits": wrong_hits,
+            "query_ms_p50": round(latencies[len(latencies) // 2], 3)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--public-pairs", type=int, default=0, metavar="N",
+                        help="also query N held-out public Arabic/Latin name pairs across scripts (needs ../shared/data/names)")
     parser.add_argument("--regional", action="store_true",
                         help="build as the enrichment service does at start: RegionalMatcher.load of stored rows "
                              "(adds the per-message bookkeeping that keeps redeliveries out)")
@@ -195,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
                      "max": round(latencies[-1], 3), "mean": round(statistics.fmean(latencies), 3)},
         "queries_with_candidates": found,
     }
+    if args.public_pairs:
+        figures["cross_script_retrieval"] = public_pair_retrieval(index, args.public_pairs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

@@ -8,8 +8,8 @@ from shared.settings import ServiceSettings
 class AuditSettings(ServiceSettings):
     api_host: str = "127.0.0.1"
     api_port_offset: int = Field(default=100, description="The audit API listens on the platform's API port plus this.")
-    api_rate_per_second: float = Field(default=1000.0, gt=0, description="Requests a second per API token, on average.")
-    api_rate_burst: int = Field(default=2000, ge=1, description="Requests one API token may make at once.")
+    api_rate_per_second: float = Field(default=50.0, gt=0, description="Requests a second per API token, on average.")
+    api_rate_burst: int = Field(default=200, ge=1, description="Requests one API token may make at once.")
     api_token_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a verified token is trusted without a lookup: a revocation takes "
         "effect at the latest this long after it is made.")

@@ -10,8 +10,8 @@ class EnrichmentSettings(ServiceSettings):
     api_port: int | None = Field(default=None, description="Defaults to the hub's api_port + api_port_offset.")
     api_port_offset: int = Field(default=200, ge=1, description="Matching API port relative to the hub's API port.")
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
-    api_rate_per_second: float = Field(default=1000.0, gt=0, description="Requests a second per API token, on average.")
-    api_rate_burst: int = Field(default=2000, ge=1, description="Requests one API token may make at once.")
+    api_rate_per_second: float = Field(default=50.0, gt=0, description="Requests a second per API token, on average.")
+    api_rate_burst: int = Field(default=200, ge=1, description="Requests one API token may make at once.")
     api_token_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a verified token is trusted without a lookup: a revocation takes "
         "effect at the latest this long after it is made.")

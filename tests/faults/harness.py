@@ -60,6 +60,7 @@ class Federated:
     log_dir: Path
     sent: dict[str, str] = field(default_factory=dict)  # idempotency key -> message id
     token: str | None = None  # NE's officer's API token (tests/api_users.py)
+    throttled: int = 0  # 429s: a careful client waits Retry-After and sends again
 
     def url(self, code: str) -> str:
         return f"http://127.0.0.1:{self.federation.get(code).api_port}"
@@ -98,8 +99,12 @@ class Federated:
                                 if on_progress:
                                     await on_progress(len(self.sent))
                                 break
-                            if response.status_code not in (409, 500, 502, 503):
+                            if response.status_code not in (409, 429, 500, 502, 503):
                                 raise AssertionError(f"unexpected {response.status_code}: {response.text}")
+                            if response.status_code == 429:
+                                self.throttled += 1
+                                await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                                continue
                         except httpx.TransportError:
                             pass
                         await asyncio.sleep(delay)
@@ -124,4 +129,5 @@ def environment(amqp_url: str, postgres_url: str, database_prefix: str, federati
                 secrets_dir: Path | None = None) -> dict[str, str]:
     return {**os.environ, "AMQP_URL": amqp_url, "DATABASE_URL": postgres_url, "PCMS_DATABASE_PREFIX": database_prefix,
             "PCMS_FEDERATION_FILE": str(federation_file), "PCMS_LOG_FORMAT": "json",
+            "PCMS_API_RATE_PER_SECOND": "100000", "PCMS_API_RATE_BURST": "100000",  # faults, not the rate limit
             **({"PCMS_SECRETS_DIR": str(secrets_dir)} if secrets_dir else {})}

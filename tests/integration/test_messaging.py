@@ -18,6 +18,7 @@ from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.runtime import ATTEMPT_HEADER, LAST_ERROR_HEADER, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.topology import federation_topology
+from tests.broker_probe import next_message
 from tests.signing import TestKeys
 
 pytestmark = pytest.mark.integration
@@ -39,15 +40,6 @@ def a_hop() -> HopRecorded:
     return HopRecorded(event_id=uuid4(), message_id=uuid4(), hop="accepted", platform="NE", service="intake", at=NOW)
 
 
-async def get_one(channel, queue_name: str, timeout: float = 10.0):
-    queue = await channel.get_queue(queue_name, ensure=False)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
-            return message
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing arrived on {queue_name} within {timeout}s")
 
 
 async def test_topology_declares_quorum_queues_that_dead_letter_and_can_be_applied_again(
@@ -76,7 +68,7 @@ async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(
         uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
     relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
     assert await relay.relay_once() == 1
-    arrived = await get_one(channel, names.audit_queue("HUB"))
+    arrived = await next_message(channel, names.audit_queue("HUB"))
     assert arrived.type == HOP_RECORDED and arrived.message_id == str(hop.event_id)
     assert parse(arrived.type, arrived.body) == hop
     assert arrived.user_id == user_of(amqp_url) and arrived.headers["x-pcms-key-id"] == keys.keys["HUB"].key_id
@@ -112,10 +104,10 @@ async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_re
                                  body=b'{"kind": "alert", "body": {}}', type=MESSAGE, message_id=str(uuid4()))
     await exchange.publish(amqp_message(unreadable, signer=keys.signer("NE"), user_id=user_of(amqp_url)),
                            routing_key=unreadable.routing_key)
-    quarantined = await get_one(channel, names.quarantine_queue("HUB"))
+    quarantined = await next_message(channel, names.quarantine_queue("HUB"))
     assert "origin: Field required" in quarantined.headers["x-quarantine-reason"]
     assert quarantined.headers["x-quarantine-queue"] == "hub.ingress.NE.urgent"
-    recorded = parse(HOP_RECORDED, (await get_one(channel, names.audit_queue("HUB"))).body)
+    recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB"))).body)
     assert recorded.hop == "quarantined" and str(recorded.message_id) == quarantined.message_id
     assert handled == []
 
@@ -157,7 +149,7 @@ async def test_a_message_that_fails_its_last_attempt_is_parked_with_the_error_an
     last_attempt.headers[ATTEMPT_HEADER] = len(names.RETRY_DELAYS_SECONDS)
     await publisher.publish(last_attempt)
     channel = await broker_connection.channel()
-    parked = await get_one(channel, names.dead_letter_queue(names.audit_queue("HUB")))
+    parked = await next_message(channel, names.dead_letter_queue(names.audit_queue("HUB")))
     assert parked.message_id == str(hop.event_id)
     assert parked.headers[ATTEMPT_HEADER] == len(names.RETRY_DELAYS_SECONDS) + 1
     assert parked.headers[LAST_ERROR_HEADER] == "RuntimeError: still broken"
@@ -180,7 +172,7 @@ async def test_an_operator_replays_a_quarantined_message_back_through_validation
     assert held.reason == "origin: Field required" and held.origin_queue == names.audit_queue("HUB")
     replayed = await operations.replay(broker_connection, names.quarantine_queue("HUB"), limit=10)
     assert [m.message_id for m in replayed] == ["m-1"]
-    back = await get_one(channel, names.audit_queue("HUB"))
+    back = await next_message(channel, names.audit_queue("HUB"))
     assert back.body == b'{"fixed": "now"}' and "x-quarantine-reason" not in back.headers
     assert back.headers["x-pcms-replayed-from"] == names.quarantine_queue("HUB")
     assert (await operations.count(broker_connection, [names.quarantine_queue("HUB")]))[names.quarantine_queue("HUB")] == 0

@@ -32,6 +32,7 @@ from shared.security.broker_credentials import read_password, with_credentials
 from shared.security.keys import KeyFile, ensure_signing_keys, load_signer, read_signing_key, retire_key, rotate_key
 from shared.security.origin import Evidence, MessageVerifier, judge
 from shared.security.signing import Signer
+from tests.broker_probe import next_message
 from tests.broker_users import provision_test_users, remove_test_users
 from tests.federations import write_federation
 from tests.integration.conftest import migrated_pool
@@ -148,15 +149,6 @@ async def publish(channel: aio_pika.abc.AbstractChannel, message: aio_pika.Messa
     await target.publish(message, routing_key=KEY, mandatory=True)
 
 
-async def next_on(channel: aio_pika.abc.AbstractChannel, queue_name: str, timeout: float = 10.0):  # noqa: ANN201
-    queue = await channel.get_queue(queue_name, ensure=False)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
-            return message
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing arrived on {queue_name} within {timeout}s")
 
 
 async def eventually(probe: Callable[[], bool], within: float = 10.0) -> None:
@@ -168,11 +160,11 @@ async def eventually(probe: Callable[[], bool], within: float = 10.0) -> None:
 
 async def assert_quarantined(observer: aio_pika.abc.AbstractChannel, model: Message, reason: str) -> None:
     """In the hub's quarantine with the reason, and an audit record of it."""
-    quarantined = await next_on(observer, names.quarantine_queue("HUB"))
+    quarantined = await next_message(observer, names.quarantine_queue("HUB"))
     assert quarantined.message_id == str(model.message_id)
     assert reason in quarantined.headers["x-quarantine-reason"], quarantined.headers["x-quarantine-reason"]
     assert quarantined.headers["x-quarantine-queue"] == INGRESS
-    recorded = parse(HOP_RECORDED, (await next_on(observer, names.audit_queue("HUB"))).body)
+    recorded = parse(HOP_RECORDED, (await next_message(observer, names.audit_queue("HUB"))).body)
     assert recorded.hop == Hop.QUARANTINED and recorded.message_id == model.message_id
     assert reason in recorded.detail["reason"]
 
@@ -323,7 +315,7 @@ async def test_held_messages_released_after_a_long_suspension_are_signed_again_b
         assert await operations.release_held(as_hub, "TD", signer=Signer(hub_key)) == 1
     finally:
         await as_hub.close()
-    released = await next_on(observer, names.inbox_queue("TD", names.ROUTINE))
+    released = await next_message(observer, names.inbox_queue("TD", names.ROUTINE))
     evidence = Evidence(queue=names.inbox_queue("TD", names.ROUTINE), user_id=released.user_id,
                         headers=released.headers, message_id=released.message_id, type=released.type,
                         correlation_id=released.correlation_id, body=released.body)

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from shared.contracts.entities import Entities
+from shared.security.fakes import fake_auth
 from services.enrichment.api import build_api
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import RegionalMatcher
@@ -27,8 +28,12 @@ def matcher(*, ready: bool = True) -> RegionalMatcher:
 
 
 def client(built: RegionalMatcher | None = None) -> httpx.AsyncClient:
-    api = build_api(matcher=built or matcher(), health=lambda: {"broker": True, "database": True}, max_body_bytes=65_536)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://matching")
+    auth = fake_auth()
+    api = build_api(matcher=built or matcher(), health=lambda: {"broker": True, "database": True}, max_body_bytes=65_536,
+                    auth=auth)
+    token = auth.tokens.issue("HUB", "analyst.test", "analyst")  # type: ignore[attr-defined]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://matching",
+                             headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_match_finds_a_latin_script_record_from_an_arabic_query() -> None:

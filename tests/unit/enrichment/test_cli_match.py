@@ -18,11 +18,11 @@ CANDIDATE = {"rank": 1, "platform": "NE", "message_id": "00000000-0000-4000-8000
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
-    seen: list[tuple[str, dict]] = []
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict, str | None]]:
+    seen: list[tuple[str, dict, str | None]] = []
 
-    def post(url: str, *, json: dict, timeout: float) -> httpx.Response:
-        seen.append((url, json))
+    def post(url: str, *, json: dict, timeout: float, headers: dict[str, str]) -> httpx.Response:
+        seen.append((url, json, headers.get("Authorization")))
         if url.endswith("/v1/match"):
             body = {"entity_type": "person", "count": 1, "candidates": [CANDIDATE], "index_records": 3}
         elif json.get("entity_type") == "ship":
@@ -37,19 +37,19 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
 
 def test_match_person_sends_the_entity_and_prints_the_candidates(calls) -> None:
     result = CliRunner().invoke(app, ["match", "person", "--name", "محمد ولد أحمد", "--birth-date", "1985",
-                                      "--nationality", "MR", "--url", "http://hub:9999"])
+                                      "--nationality", "MR", "--url", "http://hub:9999", "--token", "pcms_analyst"])
     assert result.exit_code == 0, result.output
     assert calls == [("http://hub:9999/v1/match", {"entity_type": "person", "limit": 10, "entity": {
-        "names": ["محمد ولد أحمد"], "birth_date": "1985", "nationality": "MR"}})]
+        "names": ["محمد ولد أحمد"], "birth_date": "1985", "nationality": "MR"}}, "Bearer pcms_analyst")]
     assert "NE" in result.output and "hit" in result.output and "0.97" in result.output
 
 
 def test_match_compare_reads_the_file_and_prints_score_and_reasons(calls, tmp_path: Path) -> None:
     pair = tmp_path / "pair.json"
     pair.write_text(json.dumps({"entity_type": "person", "left": {"names": ["A B"]}, "right": {"names": ["C D"]}}))
-    result = CliRunner().invoke(app, ["match", "compare", str(pair)])
+    result = CliRunner().invoke(app, ["match", "compare", str(pair)], env={"PCMS_TOKEN": "pcms_from_env"})
     assert result.exit_code == 0, result.output
-    assert calls[0][0] == "http://127.0.0.1:8200/v1/match/compare"
+    assert calls[0][0] == "http://127.0.0.1:8200/v1/match/compare" and calls[0][2] == "Bearer pcms_from_env"
     assert "no_hit" in result.output and "names 0.55" in result.output
 
 

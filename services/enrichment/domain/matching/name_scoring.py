@@ -34,11 +34,15 @@ def compare_names(left: ParsedName, right: ParsedName) -> NameComparison:
     if not left.tokens or not right.tokens:
         return NameComparison(0.0, ("empty name",))
     cross_script = left.arabic != right.arabic
+    both_arabic = left.arabic and right.arabic
     left_roles, right_roles = _roles(left), _roles(right)
     pairs: list[tuple[float, int, int, str]] = []
     for i, a in enumerate(left.tokens):
         for j, b in enumerate(right.tokens):
-            similarity, reason = token_similarity(_bare(a), _bare(b), cross_script)
+            if cross_script and right.arabic:
+                similarity, reason = token_similarity(_bare(b), _bare(a), cross_script)
+            else:
+                similarity, reason = token_similarity(_bare(a), _bare(b), cross_script, both_arabic)
             if {left_roles[i], right_roles[j]} == {GIVEN, LINEAGE}:
                 similarity, reason = similarity * CROSSED_ROLE_FACTOR, "given name against father's name"
             pairs.append((similarity, i, j, reason))

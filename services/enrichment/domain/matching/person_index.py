@@ -11,6 +11,7 @@ from itertools import combinations
 from services.enrichment.domain.matching.person_scoring import PersonFeatures
 from services.enrichment.domain.matching.postings import Posting, add_posting, records_of, size_of
 from services.enrichment.domain.normalise.names import NO_RELATION, NameToken, ParsedName
+from services.enrichment.domain.normalise.phonetics import coarse_skeleton
 
 _ARABIC, _ALIAS = 1, 2
 _GENDERS = ("unknown", "male", "female")
@@ -23,7 +24,8 @@ MAX_TYPO_ALTERNATIVES = 6
 
 
 def blocking_skeleton(token: NameToken) -> str:
-    return token.skeleton or f"_{token.key}"
+    """Coarse skeleton (j/k and sh/s together, see phonetics.coarse_skeleton), or the key when it has none."""
+    return coarse_skeleton(token.skeleton) if token.skeleton else f"_{token.key}"
 
 
 def _deletions(skeleton: str) -> set[str]:

@@ -266,7 +266,8 @@ def _arabic_token(word: str, relation: int) -> NameToken:
         return _arabic_compound("abd", word[3:], relation)
     if family is None and word.startswith("ابو") and len(word) > 4 and _arabic_root(word[3:]):
         return _arabic_compound("abu", word[3:], relation)
-    latin = transliterate(_without_article(word))
+    latin = transliterate(word)
     if family is not None:
         return NameToken(family, skeleton(family), latin, relation, True)
-    return NameToken(phonetic_fold(latin), skeleton(latin), latin, relation, False)
+    bare = transliterate(_without_article(word))
+    return NameToken(phonetic_fold(bare), skeleton(bare), latin, relation, False)

@@ -50,3 +50,12 @@ def skeleton(token: str) -> str:
         token = pattern.sub(replacement, token)
     token = _REPEATS.sub(r"\1", token.translate(_SKELETON_CLASSES))
     return _NOT_CONSONANT.sub("", token)
+
+
+# Coarser classes for blocking: ج is written j, dj, g or gh in Latin script and ش sh, ch, sch or s,
+# so j/k and sh/s share a block; the scorer still tells them apart.
+_COARSE_CLASSES = str.maketrans({"j": "k", "x": "s"})
+
+
+def coarse_skeleton(skeleton_key: str) -> str:
+    return skeleton_key.translate(_COARSE_CLASSES)
