@@ -30,8 +30,6 @@ from shared.security.roles import Action, refusal, required_roles
 
 log = structlog.get_logger("security")
 HUB = "HUB"
-DEFAULT_RATE_PER_SECOND = 1000.0
-DEFAULT_RATE_BURST = 2000
 DEFAULT_CACHE_SECONDS = 5.0
 
 bearer = HTTPBearer(auto_error=False, description="A PCMS API token (`pcms users add`): `Authorization: Bearer pcms_...`")
