@@ -88,8 +88,9 @@ def run(
     federation_file: FederationFile = DEFAULT_FEDERATION,
     log_dir: Path = typer.Option(Path(".run/logs"), help="Where each service writes its log."),
 ) -> None:
-    """Start the federation: topology, migrations, then every service; Ctrl-C stops everything."""
+    """Start the federation: topology, migrations, then every service; Ctrl-C (or SIGTERM) stops everything."""
     console = Console()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # a supervisor's stop must not orphan the services
     federation = load_federation(federation_file)
     os.environ["PCMS_SECRETS_DIR"] = str(secrets_dir_or_default().resolve())  # every service connects as its own user
     console.print(provision(federation, amqp_url=amqp_url(), secrets_dir=Path(os.environ["PCMS_SECRETS_DIR"])).summary())
@@ -124,3 +125,7 @@ def run(
         console.print("stopping...")
     finally:
         stop(planned)
+
+
+def _stop_on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt
