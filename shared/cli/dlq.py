@@ -1,4 +1,5 @@
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -13,6 +14,8 @@ from shared.federation import load_federation
 from shared.messaging import operations
 from shared.messaging.amqp import connect
 from shared.messaging.topology import federation_topology
+from shared.security.broker_access import holding_queue_owner
+from shared.security.broker_credentials import MissingBrokerPassword, read_password, with_credentials
 from shared.security.roles import Action
 
 app = typer.Typer(help="Quarantined and parked messages.", no_args_is_help=True)
@@ -21,15 +24,28 @@ T = TypeVar("T")
 Queue = Annotated[str, typer.Argument(help="A quarantine.<P> or <queue>.dlq queue (see `pcms dlq list`).")]
 
 
-def _with_broker(work: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
+def _with_broker(work: Callable[..., Awaitable[T]], *args: object, url: str | None = None, **kwargs: object) -> T:
     async def _run() -> T:
-        connection = await connect(amqp_url(), name="pcms-dlq")
+        connection = await connect(url or amqp_url(), name="pcms-dlq")
         try:
             return await work(connection, *args, **kwargs)
         finally:
             await connection.close()
 
     return asyncio.run(_run())
+
+
+def _owner_url(queue: str, federation_file: Path) -> str | None:
+    """With this deployment's secrets, a replay is published as the queue's owner (its consumers accept it)."""
+    secrets = os.environ.get("PCMS_SECRETS_DIR")
+    if not secrets:
+        return None
+    owner = holding_queue_owner(queue, load_federation(federation_file))
+    try:
+        password = read_password(Path(secrets), owner)
+    except MissingBrokerPassword:
+        return None
+    return with_credentials(amqp_url(), owner, password).get_secret_value()
 
 
 def _operator(federation_file: Path, token: str | None, command: str, **detail: object) -> None:
@@ -74,7 +90,8 @@ def replay_(queue: Queue, limit: int = typer.Option(100, min=1), message_id: str
             token: Token = None, federation_file: FederationFile = DEFAULT_FEDERATION) -> None:
     """Send held messages back to the queue they came from, through validation again."""
     _operator(federation_file, token, "dlq replay", queue=queue, limit=limit, message_id=message_id)
-    replayed = _with_broker(operations.replay, _checked(queue), limit=limit, message_id=message_id)
+    replayed = _with_broker(operations.replay, _checked(queue), limit=limit, message_id=message_id,
+                            url=_owner_url(queue, federation_file))
     console.print(f"replayed {len(replayed)} message(s) from {queue}")
 
 

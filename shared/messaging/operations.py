@@ -80,11 +80,14 @@ async def peek(connection: AbstractConnection, queue_name: str, limit: int) -> l
 
 async def replay(connection: AbstractConnection, queue_name: str, *, limit: int,
                  message_id: str | None = None) -> list[HeldMessage]:
-    """Sends held messages back to the queue they came from, so they are parsed and validated again."""
+    """Sends held messages back to the queue they came from (after a second), so they are parsed and validated again."""
     replayed: list[HeldMessage] = []
     channel: AbstractChannel
     async with connection.channel(publisher_confirms=True, on_return_raises=True) as channel:
         queue = await channel.get_queue(queue_name, ensure=False)
+        # back by the shortest delay queue, which routes by queue name: the way the runtime retries,
+        # and the only way a member's user may route into its own queues
+        retry = await channel.get_exchange(names.delay_exchange(names.RETRY_DELAYS_SECONDS[0]), ensure=False)
         skipped: list[AbstractIncomingMessage] = []
         while len(replayed) < limit and (message := await queue.get(no_ack=False, fail=False)) is not None:
             held = describe(message, queue_name)
@@ -93,7 +96,7 @@ async def replay(connection: AbstractConnection, queue_name: str, *, limit: int,
                 continue
             headers = {k: v for k, v in held.headers.items() if k not in _OPERATIONAL_HEADERS}
             headers["x-pcms-replayed-from"] = queue_name
-            await channel.default_exchange.publish(
+            await retry.publish(
                 aio_pika.Message(message.body, content_type=message.content_type, message_id=message.message_id,
                                  correlation_id=message.correlation_id, type=message.type, headers=headers,
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=connection_user(connection)),

@@ -172,3 +172,18 @@ def service_users(federation: Federation) -> set[str]:
 def is_federation_user(federation: Federation, name: str) -> bool:
     """A user this federation's prefix owns: provisioning deletes those it no longer needs, and only those."""
     return name.startswith(federation.broker_user_prefix)
+
+
+def holding_queue_owner(queue: str, federation: Federation) -> str:
+    """The broker user whose consumers read what a quarantine or parking lot holds.
+
+    Replays are published as this user: a consumer accepts its own user's replays of a message
+    that still carries its original signature, and a member may route into its own queues only.
+    """
+    origin = queue.removesuffix(".dlq")
+    parts = origin.split(".")
+    if len(parts) >= 2 and parts[0] in ("inbox", "checkpoints", "quarantine") and federation.knows(parts[1]):
+        return federation.broker_user(parts[1])
+    if len(parts) == 2 and parts[0] == "audit" and federation.knows(parts[1]):
+        return federation.service_broker_user("audit", parts[1])
+    return federation.broker_user(federation.hub.code)

@@ -26,8 +26,9 @@ from shared.messaging import names, operations
 from shared.messaging.amqp import amqp_message, connect
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import DUPLICATE
-from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
+from shared.messaging.runtime import FAILED_QUEUE_HEADER, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.session import BrokerSession
+from shared.security.broker_access import holding_queue_owner
 from shared.security.broker_credentials import read_password, with_credentials
 from shared.security.keys import KeyFile, ensure_signing_keys, load_signer, read_signing_key, retire_key, rotate_key
 from shared.security.origin import Evidence, MessageVerifier, judge
@@ -323,3 +324,48 @@ async def test_held_messages_released_after_a_long_suspension_are_signed_again_b
     assert judge(evidence, federation, own_user=None, now=datetime.now(UTC)).accepted
     stale = Evidence(**(evidence.__dict__ | {"headers": held.headers}))
     assert "stale" in judge(stale, federation, own_user=None, now=datetime.now(UTC)).reason
+
+
+async def park(channel: aio_pika.abc.AbstractChannel, message: aio_pika.Message, queue: str) -> None:
+    """Into the queue's parking lot, with the header the runtime writes after a last failed attempt."""
+    parked = copy_of(message)
+    parked.headers = {**parked.headers, FAILED_QUEUE_HEADER: queue}
+    dead_letter = await channel.get_exchange(names.DEAD_LETTER, ensure=False)
+    await dead_letter.publish(parked, routing_key=queue, mandatory=True)
+
+
+async def test_a_parked_message_replayed_as_its_queues_owner_is_handled_and_keeps_its_signature(secured, start_hub):
+    """`pcms dlq replay` publishes as the owner of the queue: the consumer accepts its own user's replay."""
+    hub = await start_hub()
+    model = an_alert()
+    owner = holding_queue_owner(names.dead_letter_queue(INGRESS), secured.federation)
+    assert owner == secured.federation.broker_user("HUB")
+    as_owner = await connect(secured.url_as("HUB"), name="operator-replay")
+    try:
+        channel = await as_owner.channel(publisher_confirms=True, on_return_raises=True)
+        message = signed(model, ne_signer(secured), owner)  # what the hub's runtime parks: NE's signature, its own user
+        await park(channel, message, INGRESS)
+        replayed = await operations.replay(as_owner, names.dead_letter_queue(INGRESS), limit=10)
+    finally:
+        await as_owner.close()
+    assert [held.message_id for held in replayed] == [str(model.message_id)]
+    await eventually(lambda: hub.handled == [model])
+
+
+async def test_a_member_replays_its_own_parking_lot_into_its_own_inbox_only(secured, observer):
+    inbox = names.inbox_queue("ML", names.URGENT)
+    owner = holding_queue_owner(names.dead_letter_queue(inbox), secured.federation)
+    assert owner == secured.federation.broker_user("ML")
+    as_hub = await connect(secured.url_as("HUB"), name="hub")
+    as_ml = await connect(secured.url_as("ML"), name="ml-operator")
+    try:
+        hub_channel = await as_hub.channel(publisher_confirms=True, on_return_raises=True)
+        hub_signer = Signer(read_signing_key(secured.secrets, "HUB"))
+        message = signed(an_alert(), hub_signer, secured.federation.broker_user("HUB"))
+        await park(hub_channel, message, inbox)
+        assert len(await operations.replay(as_ml, names.dead_letter_queue(inbox), limit=10)) == 1
+        arrived = await next_message(observer, inbox)
+        assert arrived.user_id == owner and arrived.headers["x-pcms-signature"] == message.headers["x-pcms-signature"]
+    finally:
+        await as_ml.close()
+        await as_hub.close()

@@ -1,6 +1,7 @@
 import re
 import ssl
 import stat
+from functools import partial
 from pathlib import Path
 
 import aiormq
@@ -10,7 +11,7 @@ from pydantic import SecretStr
 from shared.federation import Federation
 from shared.messaging import names
 from shared.messaging.topology import federation_topology
-from shared.security.broker_access import broker_users, member_user, provisioner_user
+from shared.security.broker_access import broker_users, holding_queue_owner, member_user, provisioner_user
 from shared.security.broker_credentials import (
     declares_topology,
     ensure_password,
@@ -199,3 +200,17 @@ def test_provisioning_replaces_exchanges_declared_earlier_with_another_type() ->
     changed = replace_changed_exchanges(admin, "/", federation_topology(federation_with()))
     assert sorted(changed) == sorted([names.DEAD_LETTER, names.delay_exchange(1)])
     assert admin.exchanges == {("/", names.DELIVERY): "direct"}
+
+
+def test_a_holding_queue_belongs_to_the_user_whose_consumers_read_what_it_holds() -> None:
+    federation = federation_with()
+    owner = partial(holding_queue_owner, federation=federation)
+    assert owner("inbox.ML.urgent.dlq") == "pcms-ml"
+    assert owner("checkpoints.NE.dlq") == "pcms-ne"
+    assert owner("quarantine.MR") == "pcms-mr"
+    assert owner("audit.TD.dlq") == "pcms-td"
+    assert owner("audit.HUB.dlq") == "pcms-hub-audit"
+    assert owner("hub.ingress.NE.urgent.dlq") == "pcms-hub"
+    assert owner("hub.routing.bulk.dlq") == "pcms-hub"
+    assert owner("quarantine.HUB") == "pcms-hub"
+    assert owner("inbox.HUB.routine.dlq") == "pcms-hub"
