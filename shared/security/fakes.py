@@ -63,4 +63,5 @@ def fake_auth(*, hub: str = "HUB", per_second: float = 1000.0, burst: int = 2000
     from shared.security.ratelimit import RateLimiter
 
     return ApiAuth(tokens=InMemoryTokenStore(), events=InMemorySecurityEventLog(),
-                   limiter=RateLimiter(per_second, burst), cache_seconds=0, hub=hub)
+                   limiter=RateLimiter(per_second, burst), cache_seconds=0, hub=hub,
+                   refusals=RateLimiter(per_second, burst))

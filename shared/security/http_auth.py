@@ -13,7 +13,7 @@ for `cache_seconds`: a revocation takes effect at the latest that long after it 
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
@@ -31,6 +31,8 @@ from shared.security.roles import Action, refusal, required_roles
 log = structlog.get_logger("security")
 HUB = "HUB"
 DEFAULT_CACHE_SECONDS = 5.0
+REFUSALS_PER_SECOND = 5.0
+REFUSALS_BURST = 50
 
 bearer = HTTPBearer(auto_error=False, description="A PCMS API token (`pcms users add`): `Authorization: Bearer pcms_...`")
 
@@ -68,6 +70,9 @@ class ApiAuth:
     limiter: RateLimiter
     cache_seconds: float = DEFAULT_CACHE_SECONDS
     hub: str = HUB  # the hub's code: analysts' and operators' tokens are valid only there
+    # Refused authentications per client address: beyond this, a flood of bad tokens gets 429 without a
+    # token lookup or an event each; the next recorded refusal from that address counts what was suppressed.
+    refusals: RateLimiter = field(default_factory=lambda: RateLimiter(REFUSALS_PER_SECOND, REFUSALS_BURST))
 
 
 class ApiRefused(Exception):
@@ -89,6 +94,7 @@ class Guard:
         self.auth = auth
         self._clock = clock
         self._verified: dict[str, tuple[ApiUser, float]] = {}
+        self._suppressed: dict[str, int] = {}  # client address -> refusals answered 429 and not recorded one by one
 
     def require(self, action: Action) -> Callable[..., Any]:
         async def authenticated(
@@ -115,6 +121,9 @@ class Guard:
         return principal
 
     async def _authenticate(self, request: Request) -> ApiUser:
+        address = client_address(request.scope)
+        if (wait := self.auth.refusals.waiting(address)) > 0:
+            self._suppress(address, wait)
         header = request.headers.get("authorization")
         if not header:
             await self._unauthenticated(request, "no Authorization header: send `Authorization: Bearer <token>`")
@@ -151,22 +160,35 @@ class Guard:
 
     async def _unauthenticated(self, request: Request, detail: str, *, token_id: str | None = None,
                                actor: str | None = None) -> None:
-        await self._record(request, "unauthenticated", 401, detail, None, token_id=token_id, actor=actor)
+        address = client_address(request.scope)
+        if (wait := self.auth.refusals.take(address)) > 0:
+            self._suppress(address, wait)
+        suppressed = self._suppressed.pop(address, 0)
+        await self._record(request, "unauthenticated", 401, detail, None, token_id=token_id, actor=actor,
+                           extra={"suppressed_before": suppressed} if suppressed else None)
         raise ApiRefused(401, {"error": "unauthenticated", "detail": detail}, {"WWW-Authenticate": "Bearer"})
 
+    def _suppress(self, address: str, wait: float) -> None:
+        if len(self._suppressed) > 100_000:
+            self._suppressed.clear()
+        self._suppressed[address] = self._suppressed.get(address, 0) + 1
+        raise ApiRefused(429, {"error": "rate_limited",
+                               "detail": f"too many refused requests from {address}; retry after "
+                                         f"{retry_after_header(wait)} s"}, {"Retry-After": retry_after_header(wait)})
+
     async def _record(self, request: Request, kind: str, status: int, reason: str, principal: Principal | None, *,
-                      token_id: str | None = None, actor: str | None = None, action: Action | None = None) -> None:
+                      token_id: str | None = None, actor: str | None = None, action: Action | None = None,
+                      extra: dict[str, Any] | None = None) -> None:
         await self.record(request.scope, kind, status, reason, token_id=principal.token_id if principal else token_id,
                           actor=principal.user if principal else actor, role=principal.role if principal else None,
-                          detail={"action": action.value} if action else {})
+                          detail={**({"action": action.value} if action else {}), **(extra or {})})
 
     async def record(self, scope: Scope, kind: str, status: int, reason: str, *, token_id: str | None = None,
                      actor: str | None = None, role: str | None = None, detail: dict[str, Any] | None = None) -> None:
-        client = scope.get("client")
         event = SecurityEvent(
             platform=self.platform, service=self.service, kind=kind, status=status, reason=reason, token_id=token_id,
             actor=actor, role=role, method=scope.get("method"), path=scope.get("path"),
-            client=client[0] if client else None, detail=detail or {},
+            client=client_address(scope) if scope.get("client") else None, detail=detail or {},
         )
         log.warning("api_refused", kind=kind, status=status, reason=reason, token_id=token_id, actor=actor,
                     path=event.path)
@@ -181,3 +203,8 @@ class Guard:
         claimed = tokens.claimed_token_id(headers.get(b"authorization", b"").decode("latin-1"))
         await self.record(scope, "payload_too_large", 413, f"the body exceeds {max_bytes} bytes", token_id=claimed,
                           detail={"token_verified": False} if claimed else {})
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

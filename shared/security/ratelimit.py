@@ -1,4 +1,4 @@
-"""Per-token rate limits: a token bucket per token id, in the memory of one process."""
+"""Rate limits: a token bucket per key (a token id, a client address), in the memory of one process."""
 
 import math
 import time
@@ -24,6 +24,14 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
         self._max_keys = max_keys
+
+    def waiting(self, key: str) -> float:
+        """Like take, without taking: 0 when a request would go now."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(float(self.burst), bucket.tokens + (self._clock() - bucket.updated) * self.per_second)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
 
     def take(self, key: str) -> float:
         """0 when the request may go; else the seconds until it may."""

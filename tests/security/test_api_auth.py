@@ -58,9 +58,10 @@ class Platform:
         await self.store.add(ApiUser(token.token_id, platform or self.code, name, role, token.secret_sha256))
         return token.text
 
-    def auth(self, *, per_second: float = 1000, burst: int = 2000, cache_seconds: float = 5.0) -> ApiAuth:
+    def auth(self, *, per_second: float = 1000, burst: int = 2000, cache_seconds: float = 5.0,
+             refusals_burst: int = 50) -> ApiAuth:
         return ApiAuth(tokens=self.store, events=self.events, limiter=RateLimiter(per_second, burst),
-                       cache_seconds=cache_seconds, hub="HUB")
+                       cache_seconds=cache_seconds, hub="HUB", refusals=RateLimiter(0.5, refusals_burst))
 
     def intake(self, **auth: float) -> httpx.AsyncClient:
         api = build_intake_api(
@@ -243,6 +244,37 @@ async def test_too_many_requests_with_one_token_get_429_with_retry_after(ne: Pla
     assert refused.json()["error"] == "rate_limited"
     events = await ne.events.query(kind="rate_limited")
     assert len(events) == 2 and {e["actor"] for e in events} == {"officer.issa"}
+
+
+async def test_a_flood_of_bad_tokens_from_one_address_is_cut_short_and_counted_not_recorded_one_by_one(
+    ne: Platform,
+) -> None:
+    officer = await ne.issue("officer.issa", "officer")
+    async with ne.intake(refusals_burst=3) as api:
+        answers = [(await api.get("/v1/inbox", headers=bearer("pcms_0123456789ab_" + "x" * 43))).status_code
+                   for _ in range(10)]
+        flooded = await api.get("/v1/inbox", headers=bearer(officer))
+    assert answers == [401, 401, 401] + [429] * 7
+    assert flooded.status_code == 429 and flooded.json()["error"] == "rate_limited", "the address is held back a while"
+    assert int(flooded.headers["retry-after"]) >= 1
+    events = await ne.events.query(kind="unauthenticated")
+    assert len(events) == 3 and {e["client"] for e in events} == {"203.0.113.7"}
+
+
+async def test_the_next_recorded_refusal_counts_what_was_suppressed(ne: Platform) -> None:
+    now = [0.0]
+    auth = ne.auth()
+    auth.refusals = RateLimiter(1, 1, clock=lambda: now[0])
+    api = build_intake_api(
+        platform="NE", new_uow=lambda: AsyncpgUnitOfWork(ne.pool, AsyncpgIntakeStore),
+        queries=AsyncpgIntakeQueries(ne.pool), message_deps={"clock": partial(datetime.now, UTC), "new_id": uuid4},
+        health=lambda: {}, max_body_bytes=MAX_BODY, auth=auth)  # type: ignore[arg-type]
+    async with _client(api) as client:
+        assert [(await client.get("/v1/inbox")).status_code for _ in range(4)] == [401, 429, 429, 429]
+        now[0] = 5.0
+        assert (await client.get("/v1/inbox")).status_code == 401
+    latest = await ne.last_event()
+    assert latest["kind"] == "unauthenticated" and latest["detail"]["suppressed_before"] == 3
 
 
 # What is allowed, and who reads the record of refusals
