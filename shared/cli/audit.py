@@ -22,9 +22,8 @@ import typer
 import yaml
 from rich.console import Console
 
-from shared.cli.options import database_prefix, database_url
+from shared.cli.options import platform_dsn
 from shared.contracts.events import Hop, HopRecorded
-from shared.db.connect import database_dsn
 from services.audit import adapters
 from services.audit.api import entries_csv
 from services.audit.domain.checkpoint import (
@@ -48,13 +47,9 @@ Format = Annotated[str, typer.Option("--format", help="json or csv.")]
 DEFAULT_RETENTION = Path(__file__).resolve().parents[2] / "deploy" / "audit-retention.yaml"
 
 
-def _dsn(platform: str) -> str:
-    return database_dsn(database_url(), f"{database_prefix()}{platform.lower()}")
-
-
 def _with_db(platform: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     async def _run() -> T:
-        connection = await asyncpg.connect(_dsn(platform))
+        connection = await asyncpg.connect(platform_dsn(platform))
         try:
             return await work(connection)
         finally:
@@ -96,7 +91,7 @@ def verify(
     async def work(connection: asyncpg.Connection) -> list[dict[str, Any]]:
         copies: list[WitnessCopy | None] = []
         for code in witness:
-            witness_connection = await asyncpg.connect(_dsn(code.upper()))
+            witness_connection = await asyncpg.connect(platform_dsn(code.upper()))
             try:
                 copies.append(await load_witness_copy(witness_connection, code.upper(), log_id))
             finally:

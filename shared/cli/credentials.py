@@ -7,8 +7,7 @@ import asyncpg
 import typer
 from rich.console import Console
 
-from shared.cli.options import database_prefix, database_url
-from shared.db.connect import database_dsn
+from shared.cli.options import platform_dsn
 from shared.federation import Federation
 from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
 from shared.security.operators import Operator, OperatorRefused, authenticate_operator
@@ -28,7 +27,7 @@ def require_operator(federation: Federation, token: str | None, action: Action, 
 
     async def check() -> Operator:
         hub = federation.hub.code
-        connection = await asyncpg.connect(database_dsn(database_url(), f"{database_prefix()}{hub.lower()}"))
+        connection = await asyncpg.connect(platform_dsn(hub))
         try:
             return await authenticate_operator(token, store=AsyncpgTokenStore(connection),
                                                events=AsyncpgSecurityEventLog(connection), hub=hub, action=action,

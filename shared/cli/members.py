@@ -13,8 +13,7 @@ from aio_pika.abc import AbstractConnection
 from rich.console import Console
 
 from shared.cli.credentials import Token, require_operator
-from shared.cli.options import DEFAULT_FEDERATION, FederationFile, amqp_url, database_prefix, database_url
-from shared.db.connect import database_dsn
+from shared.cli.options import DEFAULT_FEDERATION, FederationFile, amqp_url, platform_dsn
 from shared.federation import Federation, load_federation
 from shared.membership import Action, MembershipChange, MembershipError, change
 from shared.messaging import operations
@@ -40,8 +39,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 async def _record(federation: Federation, done: MembershipChange, reason: str | None, actor: str) -> None:
-    hub_database = f"{database_prefix()}{federation.hub.code.lower()}"
-    connection = await asyncpg.connect(database_dsn(database_url(), hub_database))
+    connection = await asyncpg.connect(platform_dsn(federation.hub.code))
     try:
         await connection.execute(
             "INSERT INTO membership_events (code, action, from_status, to_status, actor, reason) "

@@ -36,3 +36,14 @@ def database_url() -> str:
 
 def database_prefix() -> str:
     return os.environ.get("PCMS_DATABASE_PREFIX", "pcms_")
+
+
+def platform_database(platform: str) -> str:
+    return f"{database_prefix()}{platform.lower()}"
+
+
+def platform_dsn(platform: str) -> str:
+    """The connection string of a platform's own database on the configured server."""
+    from shared.db.connect import database_dsn
+
+    return database_dsn(database_url(), platform_database(platform))

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli.options import DEFAULT_FEDERATION, FederationFile, database_prefix, database_url
+from shared.cli.options import DEFAULT_FEDERATION, FederationFile, database_url, platform_database, platform_dsn
 from shared.db.connect import database_dsn, ensure_database
 from shared.db.migrate import migrate
 from shared.federation import load_federation
@@ -23,13 +23,6 @@ app = typer.Typer(help="API users: tokens per user of a national service, with a
 console = Console(stderr=True)
 Platform = Annotated[str, typer.Option("--platform", help="The platform whose API accepts the token (e.g. NE, HUB).")]
 
-
-def platform_database(platform: str, prefix: str | None = None) -> str:
-    return f"{prefix or database_prefix()}{platform.lower()}"
-
-
-def platform_dsn(platform: str) -> str:
-    return database_dsn(database_url(), platform_database(platform))
 
 
 async def issue_token(server_url: str, database: str, *, platform: str, name: str, role: str,

@@ -5,7 +5,6 @@ from urllib.parse import unquote, urlsplit
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
-from shared.contracts.versioning import VERSION_HEADER
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.topology import Topology, queue_arguments
 from shared.security.signing import Signer
@@ -55,13 +54,16 @@ def user_of(url: str) -> str:
     return unquote(urlsplit(url).username or "guest")
 
 
+def connection_user(connection: AbstractConnection) -> str:
+    """The user this connection authenticated as: the only AMQP user_id the broker lets it publish with."""
+    return user_of(str(connection.url))
+
+
 def amqp_message(message: OutgoingMessage, *, signer: Signer, user_id: str) -> aio_pika.Message:
     """The message as it goes out: signed by the platform's key, its user_id the publishing connection's user
     (the broker refuses any other)."""
-    headers = dict(message.headers)
-    headers.update(signer.headers(message_id=message.message_id, type=message.type,
-                                  correlation_id=message.correlation_id,
-                                  contract_version=headers.get(VERSION_HEADER), body=message.body))
+    headers = signer.signed(message.headers, message_id=message.message_id, type=message.type,
+                            correlation_id=message.correlation_id, body=message.body)
     return aio_pika.Message(
         body=message.body,
         content_type="application/json",

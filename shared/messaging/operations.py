@@ -15,8 +15,8 @@ from shared.messaging.runtime import (
     QUARANTINE_REASON_HEADER,
 )
 from shared.messaging.topology import Topology
-from shared.contracts.versioning import VERSION_HEADER
-from shared.security.signing import SIGNATURE_HEADERS, Signer
+from shared.messaging.amqp import connection_user
+from shared.security.signing import Signer
 
 _OPERATIONAL_HEADERS = {ATTEMPT_HEADER, LAST_ERROR_HEADER, FAILED_QUEUE_HEADER, QUARANTINE_REASON_HEADER,
                         QUARANTINE_QUEUE_HEADER, "x-quarantine-service", "x-quarantine-platform", "x-quarantined-at",
@@ -33,12 +33,6 @@ class HeldMessage:
     attempts: int
     headers: dict[str, Any]
     body: bytes
-
-
-def connection_user(connection: AbstractConnection) -> str | None:
-    """The user this connection authenticated as: the only AMQP user_id the broker lets it publish with."""
-    url = getattr(connection, "url", None)
-    return getattr(url, "user", None) or None
 
 
 def holding_queues(topology: Topology) -> list[str]:
@@ -145,10 +139,8 @@ async def release_held(connection: AbstractConnection, code: str, *, signer: Sig
             lane = str((message.headers or {}).get("x-pcms-lane") or names.ROUTINE)
             headers = dict(message.headers or {})
             if signer is not None:
-                headers = {k: v for k, v in headers.items() if k not in SIGNATURE_HEADERS}
-                headers |= signer.headers(message_id=message.message_id, type=message.type,
-                                          correlation_id=message.correlation_id,
-                                          contract_version=headers.get(VERSION_HEADER), body=message.body)
+                headers = signer.signed(headers, message_id=message.message_id, type=message.type,
+                                        correlation_id=message.correlation_id, body=message.body)
             await delivery.publish(
                 aio_pika.Message(message.body, content_type=message.content_type, message_id=message.message_id,
                                  correlation_id=message.correlation_id, type=message.type, headers=headers,

@@ -118,29 +118,22 @@ class Consumer:
                     message_id=message.message_id, type=message.type, correlation_id=message.correlation_id,
                     body=message.body))
                 if not verdict.accepted:
-                    await self._quarantine(message, verdict.reason)
-                    log.warning("message_handled", outcome="quarantined", reason=verdict.reason, refused_by="signature",
-                                user_id=message.user_id, duration_ms=_ms(started))
+                    await self._refuse(message, verdict.reason, started, refused_by="signature", user_id=message.user_id)
                     return
                 try:
                     model = parse(message.type, message.body, message.headers)
                     handler = self._subscription.handlers[message.type or ""]
                 except (ValidationError, UnknownWireType, KeyError, ValueError) as error:
-                    reason = quarantine_reason(error)
-                    await self._quarantine(message, reason)
-                    log.warning("message_handled", outcome="quarantined", reason=reason, duration_ms=_ms(started))
+                    await self._refuse(message, quarantine_reason(error), started)
                     return
                 spoofed = verdict.origin_problem(getattr(model, "origin", None))
                 if spoofed:
-                    await self._quarantine(message, spoofed)
-                    log.warning("message_handled", outcome="quarantined", reason=spoofed, refused_by="origin",
-                                user_id=message.user_id, duration_ms=_ms(started))
+                    await self._refuse(message, spoofed, started, refused_by="origin", user_id=message.user_id)
                     return
                 try:
                     outcome = await handler(model)
                 except MessageRejected as rejection:
-                    await self._quarantine(message, str(rejection))
-                    log.warning("message_handled", outcome="quarantined", reason=str(rejection), duration_ms=_ms(started))
+                    await self._refuse(message, str(rejection), started)
                     return
                 except Exception as error:
                     outcome = await self._retry_or_park(message, error)
@@ -148,6 +141,11 @@ class Consumer:
                                 duration_ms=_ms(started), exc_info=True)
                     return
                 log.info("message_handled", outcome=str(outcome or "processed"), duration_ms=_ms(started))
+
+    async def _refuse(self, message: AbstractIncomingMessage, reason: str, started: float, **why: Any) -> None:
+        """Quarantine with the reason (and its audit record), and the message's one log line."""
+        await self._quarantine(message, reason)
+        log.warning("message_handled", outcome="quarantined", reason=reason, **why, duration_ms=_ms(started))
 
     async def _retry_or_park(self, message: AbstractIncomingMessage, error: Exception) -> str:
         headers = dict(message.headers or {})

@@ -25,11 +25,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shared.contracts.versioning import VERSION_HEADER as CONTRACT_VERSION_HEADER
+
 SIGNATURE_VERSION = "pcms-sig/1"
 KEY_ID_HEADER = "x-pcms-key-id"
 SIGNATURE_HEADER = "x-pcms-signature"
 SIGNED_AT_HEADER = "x-pcms-signed-at"
-CONTRACT_VERSION_HEADER = "x-pcms-schema-version"  # shared.contracts.versioning.VERSION_HEADER
 SIGNATURE_HEADERS = (KEY_ID_HEADER, SIGNATURE_HEADER, SIGNED_AT_HEADER)
 KEY_ID_PATTERN = r"^[A-Z]{2,5}-\d{8}-[0-9a-f]{4,8}$"
 
@@ -121,6 +122,13 @@ class Signer:
                             body=body)
         signature = base64.b64encode(key.private.sign(data)).decode("ascii")
         return {KEY_ID_HEADER: key.key_id, SIGNATURE_HEADER: signature, SIGNED_AT_HEADER: signed_at}
+
+    def signed(self, headers: Mapping[str, Any], *, message_id: str | None, type: str | None,
+               correlation_id: str | None, body: bytes) -> dict[str, Any]:
+        """The headers with this signer's signature in place of any earlier one."""
+        kept = {name: value for name, value in headers.items() if name not in SIGNATURE_HEADERS}
+        return kept | self.headers(message_id=message_id, type=type, correlation_id=correlation_id,
+                                   contract_version=kept.get(CONTRACT_VERSION_HEADER), body=body)
 
 
 def signature_valid(public_key: Ed25519PublicKey, *, headers: Mapping[str, Any], message_id: str | None,
