@@ -129,6 +129,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
 
 
+INFRASTRUCTURE_COMMANDS = {"beam.smp": "rabbitmq", "postgres": "postgresql"}
+
+
+def infrastructure_cpu() -> dict[str, float]:
+    """CPU seconds of the broker's and the database server's processes on this host (all of them: the benchmark
+    runs alone), so the cost of an alert is counted across every process that carries it."""
+    totals = dict.fromkeys(INFRASTRUCTURE_COMMANDS.values(), 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        if command in INFRASTRUCTURE_COMMANDS:
+            totals[INFRASTRUCTURE_COMMANDS[command]] += cpu_seconds(int(proc.name))
+    return totals
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """Resident set now (VmRSS) and its peak over the process's life (VmHWM), in MB."""
     found = {}

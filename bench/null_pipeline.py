@@ -11,6 +11,9 @@ confirmed, mandatory) and ack:
     (the receipts go round the same way back to NE)
     audit P     <- audit.P                 (every hop, through the topology's exchange-to-exchange bindings)
 
+Hops leave as the outbox relay sends them: those recorded while the previous round was being confirmed,
+joined in one message per exchange (shared/messaging/hop_batches.py).
+
 One process per service with its own connection, like the real federation. The figure is the ceiling
 of the design: what the real services could reach if their handlers cost nothing.
 """
@@ -76,8 +79,25 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
                 routing_key=key, mandatory=True)
             published += 1
 
-        def hop(exchange: str, name: str, headers: dict[str, Any]) -> Any:
-            return publish(exchange, names.audit_key(name), samples["hop"], "hop", headers)
+        hops: dict[str, int] = {}
+        hops_waiting = asyncio.Event()
+
+        async def hop(exchange: str, name: str, headers: dict[str, Any]) -> None:
+            hops[exchange] = hops.get(exchange, 0) + 1
+            hops_waiting.set()
+
+        async def relay_hops() -> None:
+            """As the real outbox relay: the hops recorded while the last round was confirmed leave joined."""
+            while True:
+                await hops_waiting.wait()
+                hops_waiting.clear()
+                taken = dict(hops)
+                hops.clear()
+                await asyncio.gather(*(
+                    publish(exchange, names.HOPS_KEY, b'{"batch_id":"","hops":[' + b",".join([samples["hop"]] * n) + b"]}",
+                            "hops", {"x-hops": n}) for exchange, n in taken.items()))
+
+        hop_relay = asyncio.ensure_future(relay_hops())
 
         own = names.platform_exchange(service.platform)
 
@@ -114,7 +134,7 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
                 else:
                     await hop(own, "delivered", h)
             elif service.role == "audit":
-                counters[2 * slot] += 1
+                counters[2 * slot] += int(h.get("x-hops", 1))
                 counters[2 * slot + 1] = time.time()
 
         async def on_message(message) -> None:  # noqa: ANN001
@@ -148,6 +168,7 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
             await asyncio.gather(*tasks)
         while not stop.is_set():
             await asyncio.sleep(0.1)
+        hop_relay.cancel()
         results.put((service.name, published, delivered))
         await connection.close()
 

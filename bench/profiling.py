@@ -22,7 +22,9 @@ def py_spy() -> str | None:
 
 
 def start(pids: dict[str, int], seconds: float, out_dir: Path) -> list[tuple[str, Path, subprocess.Popen]]:
-    """py-spy record on each process for `seconds` (collapsed stacks, by function, active threads only)."""
+    """py-spy record on each process for `seconds` (collapsed stacks, by function), sampling only the thread that
+    holds the GIL: Python's own CPU. Time in system calls (socket sends, waits) is left out; on a loaded two-core
+    host it mostly measures being descheduled, and the processes' CPU seconds are reported beside it."""
     binary = py_spy()
     if binary is None:
         raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")
@@ -32,7 +34,7 @@ def start(pids: dict[str, int], seconds: float, out_dir: Path) -> list[tuple[str
         path = out_dir / f"{name.replace('@', '-')}.txt"
         process = subprocess.Popen(
             [binary, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "67", "--function",
-             "--nonblocking", "--format", "raw", "--output", str(path)],
+             "--gil", "--nonblocking", "--format", "raw", "--output", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         running.append((name, path, process))
     return running

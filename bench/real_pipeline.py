@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.infra import RunningFederation
+from bench.infra import RunningFederation, infrastructure_cpu
 from bench.payloads import wanted_person_alert, write_stolen_vehicles
 from bench.stats import fan_out_latencies, latency_summary, per_second
 
@@ -156,7 +156,7 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
 async def measure_load(fed: RunningFederation, *, rate: float | None, duration: float, concurrency: int = 48,
                        drain_timeout: float = 120, during: Callable[[], Any] | None = None) -> dict[str, Any]:
     """One phase: offered `rate` alerts/s (None: the maximum, closed loop) for `duration` s, then drain."""
-    cpu_before = fed.cpu()
+    cpu_before, infra_before = fed.cpu(), infrastructure_cpu()
     if during is not None:
         during()
     if rate is None:
@@ -165,14 +165,18 @@ async def measure_load(fed: RunningFederation, *, rate: float | None, duration: 
         into = await offered_load(fed, rate, duration=duration)
     delivered = await wait_delivered(fed, into, timeout=drain_timeout)
     cpu = cpu_delta(cpu_before, fed.cpu())
+    infra = cpu_delta(infra_before, infrastructure_cpu())
     alerts = delivered["alerts_everywhere"] or 0
     total_cpu = sum(cpu.values())
+    everything = total_cpu + sum(infra.values())
     return {
         "offered_per_second": rate if rate is not None else "max", "duration_s": duration,
         **({"clients": concurrency} if rate is None else {}),
         **into.summary(), **delivered,
         "cpu_seconds": cpu, "cpu_seconds_total": round(total_cpu, 3),
         "cpu_ms_per_alert": round(total_cpu / alerts * 1000, 2) if alerts else None,
+        "broker_and_database_cpu_seconds": infra,
+        "cpu_ms_per_alert_all_processes": round(everything / alerts * 1000, 2) if alerts else None,
     }
 
 

@@ -1,4 +1,4 @@
-from shared.contracts.registry import CHECKPOINT_PUBLISHED, HOP_RECORDED
+from shared.contracts.registry import CHECKPOINT_PUBLISHED, HOP_RECORDED, HOPS_RECORDED
 from shared.host import infrastructure, run_until_stopped
 from shared.http import serve
 from shared.messaging import names
@@ -9,7 +9,11 @@ from shared.security.ratelimit import RateLimiter
 from services.audit.adapters import AsyncpgAuditQueries
 from services.audit.api import build_api
 from services.audit.appender import AuditAppender
-from services.audit.handlers import when_checkpoint_published_witness_it, when_hop_recorded_append_it_in_a_batch
+from services.audit.handlers import (
+    when_checkpoint_published_witness_it,
+    when_hop_recorded_append_it_in_a_batch,
+    when_hops_recorded_append_each,
+)
 from services.audit.keys import load_signing_key, load_trusted_keys, log_id_for, signer_from_key
 from services.audit.settings import AuditSettings
 from services.audit.witnessing import CheckpointWitness
@@ -42,8 +46,11 @@ async def main(settings: AuditSettings) -> None:
         async def on_hop(event) -> None:  # type: ignore[no-untyped-def]
             await when_hop_recorded_append_it_in_a_batch(event, log_=appender)
 
+        async def on_hops(batch) -> None:  # type: ignore[no-untyped-def]
+            await when_hops_recorded_append_each(batch, log_=appender)
+
         audit_exchange = names.AUDIT if is_hub else names.platform_exchange(platform.code)
-        subscriptions = [Subscription(names.audit_queue(platform.code), {HOP_RECORDED: on_hop})]
+        subscriptions = [Subscription(names.audit_queue(platform.code), {HOP_RECORDED: on_hop, HOPS_RECORDED: on_hops})]
         witness = None
         if not is_hub:
             witness = CheckpointWitness(

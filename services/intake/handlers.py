@@ -120,7 +120,7 @@ async def when_message_dispatched_take_it_in(
         if needs_receipt(message):
             receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
                             message_id=new_id(), origin=platform, created_at=now)
-            await _accept(receipt, uow=uow, platform=platform, actor=None, lane=lane)
+            await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))
 
 
 async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:

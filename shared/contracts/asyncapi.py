@@ -92,8 +92,13 @@ def _components_schemas() -> dict[str, Any]:
         return node
 
     def put(name: str, schema: Any) -> None:
-        if name in hoisted and hoisted[name] != schema:
-            raise ValueError(f"two different schemas are both called {name!r}; rename one of the models")
+        """A contract may also be nested in another (HopRecorded in HopsRecorded): the same schema, once."""
+        unversioned = {key: value for key, value in schema.items() if key != "x-schema-version"}
+        if name in hoisted:
+            if {key: value for key, value in hoisted[name].items() if key != "x-schema-version"} != unversioned:
+                raise ValueError(f"two different schemas are both called {name!r}; rename one of the models")
+            if "x-schema-version" in hoisted[name]:
+                return
         hoisted[name] = schema
 
     schemas = current_schemas()

@@ -30,6 +30,7 @@ SCHEMA_OF: dict[str, str] = {
     registry.MESSAGE_DISPATCHED: "message_dispatched",
     registry.ROUTING_DECIDED: "routing_decided",
     registry.HOP_RECORDED: "hop_recorded",
+    registry.HOPS_RECORDED: "hops_recorded",
     registry.CHECKPOINT_PUBLISHED: "checkpoint_published",
     registry.MATCH_FOUND: "match_found",
 }
@@ -139,7 +140,7 @@ CONSUMERS: tuple[Consumer, ...] = (
              "every active platform (its own inbox)",
              "takes delivered messages into the platform's inbox, acknowledges receipt, records routing decisions "
              "and hit notifications"),
-    Consumer("audit", name_in("audit_queue"), "active", (registry.HOP_RECORDED,),
+    Consumer("audit", name_in("audit_queue"), "active", (registry.HOP_RECORDED, registry.HOPS_RECORDED),
              "every active platform (its own audit queue)", "appends every hop to the platform's audit log"),
     Consumer("audit", name_in("checkpoints_queue"), "active_members", (registry.CHECKPOINT_PUBLISHED,),
              "every active member (witness of the hub's log)", "witnesses the hub audit log's signed checkpoints"),
@@ -165,6 +166,10 @@ PRODUCERS: tuple[Producer, ...] = (
     Producer("routing", registry.HOP_RECORDED, names.AUDIT, _AUDIT_KEY, "hub", "the routed hop"),
     Producer("audit", registry.CHECKPOINT_PUBLISHED, getattr(names, "AUDIT_CHECKPOINTS", "pcms.audit.checkpoints"), "",
              "hub", "the hub audit log's signed checkpoints, to every member's witness"),
+    Producer("intake", registry.HOPS_RECORDED, _PLATFORM_EXCHANGE, name_in("HOPS_KEY")[1], "active",
+             "the hops of one outbox relay round, joined in one message"),
+    *(Producer(service, registry.HOPS_RECORDED, names.AUDIT, name_in("HOPS_KEY")[1], "hub",
+               "the hops of one outbox relay round, joined in one message") for service in ("enrichment", "routing")),
     Producer("runtime", registry.HOP_RECORDED, _PLATFORM_EXCHANGE, _AUDIT_KEY, "active",
              "the quarantined hop of a message a platform's consumer could not read"),
     Producer("runtime", registry.HOP_RECORDED, names.AUDIT, _AUDIT_KEY, "hub",

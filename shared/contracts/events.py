@@ -138,6 +138,24 @@ class HopRecorded(Contract):
     )
 
 
+_HOP_EXAMPLE = {
+    "event_id": "6d3c1f0e-0a9b-4c55-8b2e-7e1b2f3c4d5e", "message_id": MESSAGE_ID_EXAMPLE,
+    "correlation_id": MESSAGE_ID_EXAMPLE, "kind": "alert", "hop": "published", "platform": "NE", "service": "relay",
+    "actor": None, "at": "2026-11-29T10:15:02Z", "detail": {"exchange": "pcms.platform.NE"},
+}
+MAX_HOPS_PER_BATCH = 1000
+
+
+class HopsRecorded(Contract):
+    """Hops one platform's service recorded, sent together: one broker message for the audit events of many
+    messages (the outbox relay joins the hops it publishes in one round). Each is appended on its own."""
+
+    batch_id: UUID = field("Id of this batch (its AMQP message_id); derived from the event ids it holds.",
+                           "0b5e9a55-31c4-5d8e-9a52-4b3c0c6f2d10")
+    hops: list[HopRecorded] = field("The audit events, in the order they were recorded.", [_HOP_EXAMPLE],
+                                    min_length=1, max_length=MAX_HOPS_PER_BATCH)
+
+
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 _EXAMPLE_LEAF = "fcf0a6c700dd13e274b6fba8deea8dd9b26e4eedde3495717cac8408c9c5177f"
 

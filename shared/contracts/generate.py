@@ -26,6 +26,7 @@ from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.events import (
     CheckpointPublished,
     HopRecorded,
+    HopsRecorded,
     MatchFound,
     MessageDispatched,
     MessageEnriched,
@@ -45,6 +46,7 @@ CONTRACTS: dict[str, tuple[str, Any]] = {
     "message_dispatched": ("MessageDispatched", MessageDispatched),
     "routing_decided": ("RoutingDecided", RoutingDecided),
     "hop_recorded": ("HopRecorded", HopRecorded),
+    "hops_recorded": ("HopsRecorded", HopsRecorded),
     "checkpoint_published": ("CheckpointPublished", CheckpointPublished),
     "match_found": ("MatchFound", MatchFound),
 }

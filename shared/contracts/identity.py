@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
-from shared.contracts.events import HopRecorded, MatchFound, MessageDispatched, MessageEnriched, RoutingDecided
+from shared.contracts.events import HopRecorded, HopsRecorded, MatchFound, MessageDispatched, MessageEnriched, RoutingDecided
 
 
 def derived_id(message_id: UUID, what: str) -> UUID:
@@ -19,6 +19,8 @@ def event_id(model: BaseModel) -> UUID:
     """The id a contract travels under (the AMQP message_id)."""
     if isinstance(model, HopRecorded):
         return model.event_id
+    if isinstance(model, HopsRecorded):
+        return model.batch_id
     if isinstance(model, MessageEnriched):
         return derived_id(model.message.message_id, "enriched")
     if isinstance(model, MessageDispatched):
@@ -38,3 +40,10 @@ def correlation_of(model: BaseModel) -> UUID | None:
 
 def hop_event_id(message_id: UUID, hop: str, platform: str, qualifier: str = "") -> UUID:
     return derived_id(message_id, f"hop:{hop}:{platform}:{qualifier}")
+
+
+def hops_batch_id(event_ids: list[str]) -> UUID:
+    return uuid5(HOPS_BATCH_NAMESPACE, ",".join(event_ids))
+
+
+HOPS_BATCH_NAMESPACE = UUID("5a0f7c1e-3b1d-4e8a-9c55-0d6f2e8b7a41")

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from shared.contracts.events import (
     CheckpointPublished,
     HopRecorded,
+    HopsRecorded,
     MatchFound,
     MessageDispatched,
     MessageEnriched,
@@ -24,6 +25,7 @@ MESSAGE_ENRICHED = "pcms.message_enriched"
 MESSAGE_DISPATCHED = "pcms.message_dispatched"
 ROUTING_DECIDED = "pcms.routing_decided"
 HOP_RECORDED = "pcms.hop_recorded"
+HOPS_RECORDED = "pcms.hops_recorded"
 CHECKPOINT_PUBLISHED = "pcms.checkpoint_published"
 MATCH_FOUND = "pcms.match_found"
 
@@ -32,6 +34,7 @@ _EVENTS: dict[str, type[BaseModel]] = {
     MESSAGE_DISPATCHED: MessageDispatched,
     ROUTING_DECIDED: RoutingDecided,
     HOP_RECORDED: HopRecorded,
+    HOPS_RECORDED: HopsRecorded,
     CHECKPOINT_PUBLISHED: CheckpointPublished,
     MATCH_FOUND: MatchFound,
 }

@@ -109,4 +109,10 @@ async def create_pool(
     server_url: str, database: str, *, min_size: int = 1, max_size: int = 10, tls: DatabaseTls = NO_TLS_SETTINGS
 ) -> asyncpg.Pool:
     return await asyncpg.create_pool(database_dsn(server_url, database), min_size=min_size, max_size=max_size,
-                                     **tls.connect_kwargs())
+                                     reset=keep_session, **tls.connect_kwargs())
+
+
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """What a connection returned to the pool needs beyond asyncpg's own rollback of an open transaction: nothing.
+    Nothing here keeps session state (roles are SET LOCAL, the migration lock is released in `finally`), so the
+    default reset (UNLISTEN, RESET ALL, CLOSE ALL, advisory unlock, one more round trip per release) is skipped."""

@@ -19,6 +19,12 @@ def lane_of(kind: str, priority: str) -> str:
     return URGENT if kind == "alert" or priority == URGENT else ROUTINE
 
 
+def receipt_lane(delivered_on: str | None) -> str:
+    """The lane of an automatic receipt: bookkeeping, never urgent (the alert it confirms goes first at every
+    hop); a bulk record's receipt stays on the bulk lane, so an import never floods the routine one."""
+    return BULK if delivered_on == BULK else ROUTINE
+
+
 def platform_exchange(platform: str) -> str:
     return f"pcms.platform.{platform}"
 
@@ -78,6 +84,9 @@ def message_key(kind: str, priority: str, lane: str) -> str:
 
 def audit_key(hop: str) -> str:
     return f"audit.{hop}"
+
+
+HOPS_KEY = "audit.hops"  # the relay's joined hops (HopsRecorded); matches the audit.# bindings like every hop
 
 
 def quarantine_key(platform: str, service: str) -> str:

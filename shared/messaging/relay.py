@@ -7,6 +7,7 @@ from typing import Protocol
 
 import structlog
 
+from shared.messaging.hop_batches import publications
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch, Publisher
 
@@ -44,15 +45,19 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         async with self._store.take(self._batch_size) as batch:
+            going = publications(batch.rows)
             results = await asyncio.gather(
-                *(self._publisher.publish(message) for _, message in batch.rows), return_exceptions=True
+                *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
             )
-            for (row_id, message), result in zip(batch.rows, results):
+            for publication, result in zip(going, results):
                 if isinstance(result, BaseException):
-                    batch.failed[row_id] = f"{type(result).__name__}: {result}"
-                    log.warning("publish_failed", message_id=message.message_id, exchange=message.exchange,
-                                routing_key=message.routing_key, error=batch.failed[row_id])
-                else:
+                    error = f"{type(result).__name__}: {result}"
+                    batch.failed.update((row_id, error) for row_id, _ in publication.rows)
+                    log.warning("publish_failed", message_id=publication.message.message_id, rows=len(publication.rows),
+                                exchange=publication.message.exchange, routing_key=publication.message.routing_key,
+                                error=error)
+                    continue
+                for row_id, message in publication.rows:
                     batch.sent.append(row_id)
                     batch.follow_ups += self._after_sent(message)
         return len(batch.rows)

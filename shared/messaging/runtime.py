@@ -1,5 +1,8 @@
 """The one consumer runtime: consume -> verify -> parse -> bind log context -> handler -> commit -> ack.
 
+The lanes of one process take turns (shared/messaging/turns.py): a routine or bulk handler starts
+only when no message of a higher lane is being handled.
+
 A message whose signature, signer, AMQP user_id or age the queue's trust rule refuses
 (shared/security/origin.py), that does not parse, or that its handler refuses, goes to quarantine
 with the reason and an audit record; it never reaches the handler.
@@ -30,6 +33,7 @@ from shared.messaging import names
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import Outcome, Publisher
+from shared.messaging.turns import LaneTurns, lane_of_queue
 from shared.security.origin import Evidence, MessageVerifier
 
 log = structlog.get_logger("consumer")
@@ -94,13 +98,15 @@ def id_of_unreadable(message: AbstractIncomingMessage) -> UUID:
 class Consumer:
     def __init__(
         self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget,
-        *, verifier: MessageVerifier,
+        *, verifier: MessageVerifier, turns: LaneTurns | None = None,
     ) -> None:
         self._channel = channel
         self._publisher = publisher
         self._subscription = subscription
         self._target = target
         self._verifier = verifier
+        self._turns = turns or LaneTurns()
+        self._lane = lane_of_queue(subscription.queue)
 
     async def start(self) -> None:
         queue = await self._channel.get_queue(self._subscription.queue, ensure=False)
@@ -131,7 +137,8 @@ class Consumer:
                     await self._refuse(message, spoofed, started, refused_by="origin", user_id=message.user_id)
                     return
                 try:
-                    outcome = await handler(model)
+                    async with self._turns.turn(self._lane):
+                        outcome = await handler(model)
                 except MessageRejected as rejection:
                     await self._refuse(message, str(rejection), started)
                     return
@@ -206,10 +213,11 @@ async def start_consumers(
     verifier: MessageVerifier,
 ) -> list[Consumer]:
     consumers = []
+    turns = LaneTurns()  # one per process: its lanes take turns, urgent first
     for subscription in subscriptions:
         channel = await source.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=prefetch)
-        consumer = Consumer(channel, publisher, subscription, target, verifier=verifier)
+        consumer = Consumer(channel, publisher, subscription, target, verifier=verifier, turns=turns)
         await consumer.start()
         consumers.append(consumer)
     return consumers

@@ -25,6 +25,7 @@ from shared.contracts.catalogue import CONSUMERS, Consumer
 from shared.federation import Federation
 from shared.messaging.errors import MessageRejected
 from shared.messaging.fakes import FakeUnitOfWork
+from shared.messaging.hop_batches import publications
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.topology import Topology, federation_topology
 
@@ -140,7 +141,8 @@ class InMemoryFederation:
     def publish(self, producer: str, platform: str, messages: list[OutgoingMessage]) -> None:
         from services.intake.handlers import published_hop
 
-        for message in messages:
+        for publication in publications(list(enumerate(messages))):  # as the relay sends them: hops joined
+            message = publication.message
             queues = route(self.topology, message.exchange, message.routing_key)
             travelled = Travelled(producer, platform, message, tuple(queues))
             self.travelled.append(travelled)
@@ -149,7 +151,7 @@ class InMemoryFederation:
                     consumer, runs_on = self._queue_owner[queue]
                     self._pending.append(Delivery(queue, consumer, runs_on, travelled))
             if producer == "intake":  # the outbox relay records that it published the message
-                follow_ups = published_hop(platform, self.clock)(message)
+                follow_ups = [hop for _, sent in publication.rows for hop in published_hop(platform, self.clock)(sent)]
                 if follow_ups:
                     self.publish("intake", platform, follow_ups)
 
@@ -193,6 +195,10 @@ class InMemoryFederation:
                 await _call(handler, model, available | {"uow": uow})
             elif service == "audit" and sent.type == registry.HOP_RECORDED:
                 await self.audit_logs[platform].append(model)  # type: ignore[arg-type]
+            elif service == "audit" and sent.type == registry.HOPS_RECORDED:
+                from services.audit.handlers import when_hops_recorded_append_each
+
+                await when_hops_recorded_append_each(model, log_=self.audit_logs[platform])  # type: ignore[arg-type]
             # checkpoints are witnessed against PostgreSQL: parsed here, witnessed in the integration tests
         except MessageRejected as rejection:
             self.rejected.append((delivery.queue, str(rejection)))

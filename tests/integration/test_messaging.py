@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared.contracts.events import HopRecorded
-from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
+from shared.contracts.registry import HOP_RECORDED, HOPS_RECORDED, MESSAGE, parse
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.messaging import names, operations
@@ -176,3 +176,20 @@ async def test_an_operator_replays_a_quarantined_message_back_through_validation
     assert back.body == b'{"fixed": "now"}' and "x-quarantine-reason" not in back.headers
     assert back.headers["x-pcms-replayed-from"] == names.quarantine_queue("HUB")
     assert (await operations.count(broker_connection, [names.quarantine_queue("HUB")]))[names.quarantine_queue("HUB")] == 0
+
+
+async def test_relay_joins_the_hops_of_a_round_in_one_signed_message_and_marks_every_row_sent(
+        pool, broker_connection, keys, amqp_url):
+    channel = await open_publishing_channel(broker_connection)
+    publisher = publisher_for(channel, keys, "HUB", amqp_url)
+    hops = [a_hop() for _ in range(3)]
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        for hop in hops:
+            uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
+    assert await relay.relay_once() == 3
+    arrived = await next_message(channel, names.audit_queue("HUB"))
+    assert arrived.type == HOPS_RECORDED and arrived.routing_key == names.HOPS_KEY
+    assert parse(arrived.type, arrived.body, arrived.headers).hops == hops
+    assert arrived.user_id == user_of(amqp_url) and arrived.headers["x-pcms-key-id"] == keys.keys["HUB"].key_id
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0

@@ -5,11 +5,11 @@ from uuid import UUID
 
 import pytest
 
-from shared.contracts.events import Hop, HopRecorded
-from shared.contracts.identity import hop_event_id
+from shared.contracts.events import Hop, HopRecorded, HopsRecorded
+from shared.contracts.identity import hop_event_id, hops_batch_id
 from shared.messaging.fakes import FakeUnitOfWork
 from services.audit.fakes import InMemoryAuditLog
-from services.audit.handlers import when_hop_recorded_append_it
+from services.audit.handlers import when_hop_recorded_append_it, when_hops_recorded_append_each
 
 pytestmark = pytest.mark.unit
 
@@ -78,3 +78,14 @@ async def test_a_failing_append_commits_nothing() -> None:
 
     assert uow.commits == 0
     assert uow.published == []
+
+
+async def test_joined_hops_are_each_appended_once_even_when_the_batch_comes_again() -> None:
+    log_ = InMemoryAuditLog()
+    first, second = hop(Hop.ACCEPTED, "NE"), hop(Hop.PUBLISHED, "NE")
+    batch = HopsRecorded(batch_id=hops_batch_id([str(first.event_id), str(second.event_id)]), hops=[first, second])
+
+    await when_hops_recorded_append_each(batch, log_=log_)
+    await when_hops_recorded_append_each(batch, log_=log_)
+
+    assert log_.entries == [first, second]

@@ -72,9 +72,9 @@ def new_uow(store: InMemoryIntakeStore | None = None) -> FakeUnitOfWork[InMemory
 
 
 async def take_in(uow: FakeUnitOfWork[Any], event: MessageDispatched, platform: str,
-                  new_id: Callable[[], UUID] | None = None) -> None:
+                  new_id: Callable[[], UUID] | None = None, lane: str | None = None) -> None:
     await when_message_dispatched_take_it_in(event, uow=uow, platform=platform, clock=clock,
-                                             new_id=new_id or id_factory())
+                                             new_id=new_id or id_factory(), lane=lane)
 
 
 async def submit(uow: FakeUnitOfWork[Any], command: Any, platform: str = "NE") -> Message:
@@ -147,14 +147,14 @@ async def test_a_delivered_alert_goes_to_the_inbox_with_a_delivered_hop() -> Non
     assert (CONSUMER, derived_id(ALERT_ID, "dispatched:ML")) in uow.claims
 
 
-async def test_a_delivered_alert_is_automatically_acknowledged_as_received_to_its_origin() -> None:
+async def test_a_delivered_alert_is_automatically_acknowledged_as_received_to_its_origin_on_the_routine_lane() -> None:
     uow = new_uow()
     receipt_id = UUID(int=0x100)
-    await take_in(uow, dispatched(alert_from("NE", priority="urgent"), "ML"), "ML")
+    await take_in(uow, dispatched(alert_from("NE", priority="urgent"), "ML"), "ML", lane="urgent")
 
     [row] = [row for row in uow.published if row.type == MESSAGE]
-    assert (row.exchange, row.routing_key, row.message_id) == (
-        "pcms.platform.ML", "message.urgent.acknowledgement.urgent", str(receipt_id))
+    assert (row.exchange, row.routing_key, row.message_id) == (  # bookkeeping: the routine lane, alerts go first
+        "pcms.platform.ML", "message.routine.acknowledgement.urgent", str(receipt_id))
     receipt = parse(row.type, row.body)
     assert (receipt.kind, receipt.origin, receipt.recipients, receipt.in_reply_to) == (
         "acknowledgement", "ML", ["NE"], ALERT_ID)
@@ -360,3 +360,11 @@ async def test_a_submission_repeated_with_the_same_idempotency_key_is_accepted_o
     other = await submit_message(command, uow=uow, platform="NE", clock=clock, new_id=uuid4, idempotency_key="k-2")
     assert again == first and other.message_id != first.message_id
     assert [m.message_id for m in uow.published if m.type == MESSAGE] == [str(first.message_id), str(other.message_id)]
+
+
+async def test_the_receipt_of_a_bulk_record_stays_on_the_bulk_lane() -> None:
+    uow = new_uow()
+    await take_in(uow, dispatched(alert_from("NE"), "ML"), "ML", lane="bulk")
+
+    [row] = [row for row in uow.published if row.type == MESSAGE]
+    assert row.routing_key.startswith("message.bulk.acknowledgement.")
