@@ -20,6 +20,7 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.federation import Federation, FederationFile
 from shared.logging import configure_logging
+from shared.messaging import names
 from shared.messaging.amqp import apply_topology
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.relay import OutboxRelay
@@ -57,9 +58,11 @@ class Infrastructure:
         return self.broker
 
     def unit_of_work_factory(
-        self, store_factory: Callable[[asyncpg.Connection], StoreT]
+        self, store_factory: Callable[[asyncpg.Connection], StoreT], *, lane: str | None = None
     ) -> Callable[[], AsyncpgUnitOfWork[StoreT]]:
-        return lambda: AsyncpgUnitOfWork(self.pool, store_factory, after_commit=self.wake_relays)
+        """Units of work for the handlers of `lane`: their outbox rows are relayed with the lane's priority."""
+        priority = names.LANE_PRIORITY.get(lane or "", 0)
+        return lambda: AsyncpgUnitOfWork(self.pool, store_factory, after_commit=self.wake_relays, priority=priority)
 
     def relay(self, after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: []) -> OutboxRelay:
         relay = OutboxRelay(
@@ -93,7 +96,8 @@ class Infrastructure:
         async def consume(_: object) -> None:
             wanted = subscriptions(self.federation) if callable(subscriptions) else subscriptions
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
-                                  verifier=verifier)
+                                  verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
+                                                                    names.BULK: self.settings.bulk_prefetch})
 
         await self.broker.when_connected(consume)
 

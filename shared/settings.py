@@ -49,9 +49,13 @@ class ServiceSettings(BaseSettings):
     )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
-    prefetch: int = Field(default=64, ge=1, le=10_000)
+    prefetch: int = Field(default=64, ge=1, le=10_000, description="Unacknowledged deliveries per urgent or unlaned queue.")
+    routine_prefetch: int = Field(
+        default=16, ge=1, le=10_000, description="Per routine-lane queue: few, so routine handlers never queue for "
+        "database connections ahead of an alert's.")
+    bulk_prefetch: int = Field(default=4, ge=1, le=10_000, description="Per bulk-lane queue (imports), for the same reason.")
     database_pool_size: int = Field(
-        default=5, ge=2, le=100, description="Connections per process; the LISTEN of the relay holds one."
+        default=5, ge=2, le=100, description="Connections per process."
     )
     relay_batch: int = Field(default=200, ge=1, le=5_000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)

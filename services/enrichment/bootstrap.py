@@ -43,14 +43,14 @@ async def rebuild(matcher: RegionalMatcher, index: RegionalIndex, *, batch_size:
 async def main(settings: EnrichmentSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
         hub = infra.federation.get(settings.platform)
-        new_uow = infra.unit_of_work_factory(AsyncpgRegionalIndex)
+        new_uow = {lane: infra.unit_of_work_factory(AsyncpgRegionalIndex, lane=lane) for lane in names.LANES}
         matcher = RegionalMatcher()
 
         def subscriptions(federation: Federation) -> list[Subscription]:
             # Only active members' traffic is taken in: a suspended member's stays queued (held) at the hub.
             return [
                 Subscription(names.hub_ingress_queue(p.code, lane), {MESSAGE: bind(
-                    when_message_published_enrich_it, new_uow=new_uow, matcher=matcher, ingress_platform=p.code,
+                    when_message_published_enrich_it, new_uow=new_uow[lane], matcher=matcher, ingress_platform=p.code,
                     federation=infra.live_federation, clock=partial(datetime.now, UTC), lane=lane,
                     hits_per_entity=settings.hits_per_entity, max_hits=settings.max_hits,
                 )})

@@ -20,6 +20,18 @@ WHERE deliveries.state_rank < EXCLUDED.state_rank
 """
 
 
+# One statement for a whole import request; recipients travel joined by commas (platform codes and ALL have none).
+_RECORD_SENT_MANY = """
+INSERT INTO sent_messages (message_id, kind, correlation_id, in_reply_to, recipients, payload, submitted_by, created_at,
+                           idempotency_key)
+SELECT id, kind, correlation, reply_to, string_to_array(recipients, ','), payload::jsonb, submitted_by, created_at, key
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+            $9::text[]) AS given(id, kind, correlation, reply_to, recipients, payload, submitted_by, created_at, key)
+ON CONFLICT DO NOTHING
+RETURNING message_id
+"""
+
+
 class AsyncpgIntakeStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
@@ -39,6 +51,20 @@ class AsyncpgIntakeStore:
             "SELECT payload FROM sent_messages WHERE idempotency_key = $1", idempotency_key
         )
         return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
+
+    async def sent_ids_with_keys(self, idempotency_keys: list[str]) -> dict[str, UUID]:
+        rows = await self._connection.fetch(
+            "SELECT idempotency_key, message_id FROM sent_messages WHERE idempotency_key = ANY($1::text[])", idempotency_keys)
+        return {row["idempotency_key"]: row["message_id"] for row in rows}
+
+    async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
+        if not messages:
+            return set()
+        columns = list(zip(*(
+            (m.message_id, m.kind, m.correlation_id, m.in_reply_to, ",".join(m.recipients), m.model_dump_json(),
+             m.submitted_by.value, m.created_at, key) for m, key in messages), strict=True))
+        rows = await self._connection.fetch(_RECORD_SENT_MANY, *columns)
+        return {row["message_id"] for row in rows}
 
     async def record_routing_rule(self, message_id: UUID, rule: str) -> None:
         await self._connection.execute("UPDATE sent_messages SET routing_rule = $2 WHERE message_id = $1", message_id, rule)

@@ -29,16 +29,17 @@ async def main(settings: IntakeSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
         platform = infra.federation.get(settings.platform)
         new_uow = infra.unit_of_work_factory(AsyncpgIntakeStore)
+        lane_uow = {lane: infra.unit_of_work_factory(AsyncpgIntakeStore, lane=lane) for lane in names.LANES}
         clock = partial(datetime.now, UTC)
         rfi_rule = load_policy(settings.policy_file).rfi
         deps = {"clock": clock, "new_id": uuid4, "rfi_rule": rfi_rule}
 
         await infra.start_consumers(
             [Subscription(names.inbox_queue(platform.code, lane), {
-                MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=new_uow,
+                MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=lane_uow[lane],
                                          platform=platform.code, lane=lane, **deps),
-                ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=new_uow),
-                MATCH_FOUND: bind(handlers.when_match_found_record_it, new_uow=new_uow),
+                ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=lane_uow[lane]),
+                MATCH_FOUND: bind(handlers.when_match_found_record_it, new_uow=lane_uow[lane]),
             }) for lane in names.LANES],
             names.platform_exchange(platform.code),
         )

@@ -33,6 +33,12 @@ class InMemoryIntakeStore:
         message_id = self.keys.get(idempotency_key)
         return self.sent[message_id] if message_id else None
 
+    async def sent_ids_with_keys(self, idempotency_keys: list[str]) -> dict[str, UUID]:
+        return {key: self.keys[key] for key in idempotency_keys if key in self.keys}
+
+    async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
+        return {message.message_id for message, key in messages if await self.record_sent(message, idempotency_key=key)}
+
     async def record_routing_rule(self, message_id: UUID, rule: str) -> None:
         self.routing_rules[message_id] = rule
 

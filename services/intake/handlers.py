@@ -65,6 +65,48 @@ async def submit_message(
     return message
 
 
+async def submit_many(
+    commands: list[tuple[Header, str]],
+    *,
+    uow: UnitOfWork[IntakeStore],
+    platform: str,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+    actor: str | None = None,
+    lane: str | None = None,
+) -> list[tuple[str, UUID | None]]:
+    """Accepts many submissions in one transaction (a bulk import), each once by its idempotency key.
+
+    For each command, in order: ("accepted", its new message id), ("duplicate", the id accepted earlier
+    under its key, or None for a key repeated in this call), or ("retry", None) when another request
+    is accepting the same key right now."""
+    keys = [key for _, key in commands]
+    async with uow:
+        earlier = await uow.store.sent_ids_with_keys(keys)
+        now = clock()
+        fresh: dict[str, Message] = {}
+        for command, key in commands:
+            if key not in earlier and key not in fresh:
+                fresh[key] = stamp(command, message_id=new_id(), origin=platform, created_at=now)
+        recorded = await uow.store.record_sent_many(list((message, key) for key, message in fresh.items()))
+        for message in fresh.values():
+            if message.message_id in recorded:
+                _publish_accepted(message, uow=uow, platform=platform, actor=actor, lane=lane)
+    outcomes: list[tuple[str, UUID | None]] = []
+    seen: set[str] = set()
+    for key in keys:
+        if key in earlier:
+            outcomes.append(("duplicate", earlier[key]))
+        elif key in seen:
+            outcomes.append(("duplicate", fresh[key].message_id if fresh[key].message_id in recorded else None))
+        elif fresh[key].message_id in recorded:
+            outcomes.append(("accepted", fresh[key].message_id))
+        else:
+            outcomes.append(("retry", None))
+        seen.add(key)
+    return outcomes
+
+
 async def acknowledge_message(
     message_id: UUID,
     state: AcknowledgementState,
@@ -137,7 +179,7 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
                 await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)
 
 
-LANE_PRIORITY = {names.URGENT: 9, names.ROUTINE: 5, names.BULK: 1}
+LANE_PRIORITY = names.LANE_PRIORITY
 
 
 async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
@@ -213,22 +255,27 @@ async def _accept(
 ) -> None:
     if not await uow.store.record_sent(message, idempotency_key=idempotency_key):
         raise SubmissionInProgress(f"idempotency key {idempotency_key!r} is being used by another submission")
+    _publish_accepted(message, uow=uow, platform=platform, actor=actor, lane=lane)
+
+
+def _publish_accepted(message: Message, *, uow: UnitOfWork[IntakeStore], platform: str, actor: str | None,
+                      lane: str | None) -> None:
     lane = lane or names.lane_of(message.kind, message.priority)
     uow.outbox.add(outgoing(message, exchange=names.platform_exchange(platform),
                             routing_key=names.message_key(message.kind, message.priority, lane),
                             priority=LANE_PRIORITY[lane]))
-    uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor,
+    uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor, priority=LANE_PRIORITY[lane],
                         detail={"recipients": list(message.recipients), "submitted_by": message.submitted_by.value}))
 
 
 def _hop(message: Message, hop: Hop, platform: str, at: datetime, *, qualifier: str = "",
-         actor: str | None = None, detail: dict | None = None) -> OutgoingMessage:
+         actor: str | None = None, detail: dict | None = None, priority: int = 0) -> OutgoingMessage:
     event = HopRecorded(
         event_id=hop_event_id(message.message_id, hop, platform, qualifier),
         message_id=message.message_id, correlation_id=message.correlation_id, kind=message.kind,
         hop=hop, platform=platform, service=CONSUMER, actor=actor, at=at, detail=detail or {},
     )
-    return outgoing(event, exchange=names.platform_exchange(platform), routing_key=names.audit_key(hop))
+    return outgoing(event, exchange=names.platform_exchange(platform), routing_key=names.audit_key(hop), priority=priority)
 
 
 def published_hop(platform: str, clock: Callable[[], datetime]) -> Callable[[OutgoingMessage], list[OutgoingMessage]]:
@@ -245,6 +292,7 @@ def published_hop(platform: str, clock: Callable[[], datetime]) -> Callable[[Out
             hop=Hop.PUBLISHED, platform=platform, service="relay", at=clock(),
             detail={"exchange": sent.exchange, "routing_key": sent.routing_key},
         )
-        return [outgoing(event, exchange=names.platform_exchange(platform), routing_key=names.audit_key(Hop.PUBLISHED))]
+        return [outgoing(event, exchange=names.platform_exchange(platform), routing_key=names.audit_key(Hop.PUBLISHED),
+                         priority=sent.priority)]
 
     return after_sent

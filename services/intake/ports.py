@@ -15,6 +15,14 @@ class IntakeStore(Protocol):
 
     async def sent_with_key(self, idempotency_key: str) -> Message | None: ...
 
+    async def sent_ids_with_keys(self, idempotency_keys: list[str]) -> dict[str, UUID]:
+        """The ids of the messages already accepted under any of these keys."""
+        ...
+
+    async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
+        """Records each (message, idempotency key) whose id and key are free, in one statement; returns their ids."""
+        ...
+
     async def record_routing_rule(self, message_id: UUID, rule: str) -> None: ...
 
     async def advance_delivery(

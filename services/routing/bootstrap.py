@@ -15,11 +15,11 @@ SERVICE = "routing"
 
 async def main(settings: RoutingSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
-        new_uow = infra.unit_of_work_factory(AsyncpgRoutingStore)
+        new_uow = {lane: infra.unit_of_work_factory(AsyncpgRoutingStore, lane=lane) for lane in names.LANES}
         policy = load_policy(settings.policy_file)
         subscriptions = [
             Subscription(names.hub_routing_queue(lane), {MESSAGE_ENRICHED: bind(
-                when_message_enriched_route_it, new_uow=new_uow, federation=infra.live_federation, policy=policy,
+                when_message_enriched_route_it, new_uow=new_uow[lane], federation=infra.live_federation, policy=policy,
                 clock=partial(datetime.now, UTC), lane=lane,
             )})
             for lane in names.LANES

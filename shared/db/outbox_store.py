@@ -9,11 +9,12 @@ import orjson
 from shared.db.uow import insert_outbox_rows
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch
+from shared.messaging.relay import ALL_PRIORITIES
 
 _TAKE = """
 SELECT id, message_id, exchange, routing_key, type, correlation_id, priority, headers, body
 FROM outbox
-WHERE sent_at IS NULL AND next_attempt_at <= now()
+WHERE sent_at IS NULL AND next_attempt_at <= now() AND priority BETWEEN $2 AND $3
 ORDER BY priority DESC, id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -25,9 +26,9 @@ class AsyncpgOutboxStore:
         self._pool = pool
 
     @asynccontextmanager
-    async def take(self, limit: int) -> AsyncIterator[OutboxBatch]:
+    async def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AsyncIterator[OutboxBatch]:
         async with self._pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(_TAKE, limit)
+            rows = await connection.fetch(_TAKE, limit, *priorities)
             batch = OutboxBatch([(row["id"], _to_message(row)) for row in rows])
             yield batch
             if batch.sent:

@@ -1,6 +1,7 @@
 """The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
@@ -34,8 +35,11 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         store_factory: Callable[[asyncpg.Connection], StoreT],
         *,
         after_commit: Callable[[], None] = lambda: None,
+        priority: int = 0,
     ) -> None:
-        """after_commit runs when a commit added outbox rows: it wakes the relay of this process."""
+        """after_commit runs when a commit added outbox rows: it wakes the relay of this process. `priority` is
+        given to the outbox rows that name none: the lane of the message being handled (names.LANE_PRIORITY)."""
+        self._priority = priority
         self._pool = pool
         self._store_factory = store_factory
         self._after_commit = after_commit
@@ -81,7 +85,9 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
     async def _flush_outbox(self) -> None:
         if self.outbox.pending:
             assert self._connection is not None
-            await insert_outbox_rows(self._connection, self.outbox.pending)
+            await insert_outbox_rows(self._connection, [
+                message if message.priority or not self._priority else replace(message, priority=self._priority)
+                for message in self.outbox.pending])
 
 
 async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:

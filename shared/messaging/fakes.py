@@ -1,5 +1,6 @@
 """In-memory fakes of the messaging ports, for unit tests of handlers."""
 
+from dataclasses import replace
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
@@ -33,7 +34,8 @@ class FakeOutbox:
 class FakeUnitOfWork(Generic[StoreT]):
     """Commits outbox rows and claims only when the block succeeds, like the real one."""
 
-    def __init__(self, store: StoreT) -> None:
+    def __init__(self, store: StoreT, *, priority: int = 0) -> None:
+        self._priority = priority
         self.store = store
         self.outbox = FakeOutbox()
         self.claims: set[tuple[str, UUID]] = set()
@@ -55,7 +57,9 @@ class FakeUnitOfWork(Generic[StoreT]):
     ) -> None:
         if exc_type is None:
             self.claims |= self._pending_claims
-            self.outbox.committed += self.outbox.pending
+            self.outbox.committed += [
+                message if message.priority or not self._priority else replace(message, priority=self._priority)
+                for message in self.outbox.pending]
             self.commits += 1
         self._pending_claims.clear()
         self.outbox.pending.clear()

@@ -15,6 +15,10 @@ HELD = "held"  # the delivery key suffix of copies the hub holds for a suspended
 """Priority lanes: separate queues at every hop, so alerts and urgent requests overtake routine and bulk traffic."""
 
 
+LANE_PRIORITY = {URGENT: 9, ROUTINE: 5, BULK: 1}
+"""Outbox priority of what a handler of each lane writes: the relay publishes urgent rows on their own, first."""
+
+
 def lane_of(kind: str, priority: str) -> str:
     return URGENT if kind == "alert" or priority == URGENT else ROUTINE
 

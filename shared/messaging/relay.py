@@ -7,6 +7,7 @@ from typing import Protocol
 
 import structlog
 
+from shared.messaging import names
 from shared.messaging.hop_batches import publications
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch, Publisher
@@ -14,8 +15,15 @@ from shared.messaging.ports import OutboxBatch, Publisher
 log = structlog.get_logger("relay")
 
 
+ALL_PRIORITIES = (-32768, 32767)
+URGENT_ONLY = (names.LANE_PRIORITY[names.URGENT], 32767)
+ALL_BUT_URGENT = (-32768, names.LANE_PRIORITY[names.URGENT] - 1)
+
+
 class OutboxStore(Protocol):
-    def take(self, limit: int) -> AbstractAsyncContextManager[OutboxBatch]: ...
+    def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Unsent rows whose priority is within `priorities` (inclusive), highest priority first, then oldest."""
+        ...
 
     async def unsent_count(self) -> int: ...
 
@@ -37,14 +45,15 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._wakeup = asyncio.Event()
+        self._wakeups = {URGENT_ONLY: asyncio.Event(), ALL_BUT_URGENT: asyncio.Event()}
         self.backlog = 0
 
     def wake(self) -> None:
-        self._wakeup.set()
+        for wakeup in self._wakeups.values():
+            wakeup.set()
 
-    async def relay_once(self) -> int:
-        async with self._store.take(self._batch_size) as batch:
+    async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES) -> int:
+        async with self._store.take(self._batch_size, priorities=priorities) as batch:
             going = publications(batch.rows)
             results = await asyncio.gather(
                 *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
@@ -76,15 +85,18 @@ class OutboxRelay:
             await asyncio.sleep(every_seconds)
 
     async def run(self) -> None:
-        await asyncio.gather(self._relay_forever(), self.watch_backlog())
+        """Urgent rows have a relay loop of their own: an alert never waits for a round of routine or bulk rows
+        (a bulk round can take seconds when the broker slows confirms down). Each loop keeps its rows' order."""
+        await asyncio.gather(*(self._relay_forever(band) for band in self._wakeups), self.watch_backlog())
 
-    async def _relay_forever(self) -> None:
+    async def _relay_forever(self, priorities: tuple[int, int]) -> None:
         """Relays whenever this process commits outbox rows (wake), and polls for anything else."""
+        wakeup = self._wakeups[priorities]
         failures = 0
         while True:
-            self._wakeup.clear()
+            wakeup.clear()
             try:
-                relayed = await self.relay_once()
+                relayed = await self.relay_once(priorities)
                 failures = 0
             except Exception as error:  # the database or broker is away; keep trying
                 failures += 1
@@ -93,6 +105,6 @@ class OutboxRelay:
                 continue
             if relayed < self._batch_size:
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+                    await asyncio.wait_for(wakeup.wait(), timeout=self._poll_seconds)
                 except TimeoutError:
                     pass

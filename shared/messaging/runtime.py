@@ -211,12 +211,16 @@ async def start_consumers(
     *,
     prefetch: int,
     verifier: MessageVerifier,
+    lane_prefetch: Mapping[str, int] | None = None,
 ) -> list[Consumer]:
+    """`lane_prefetch` lowers the prefetch of a lane's queues: a delivery taken is a handler that may wait for a
+    database connection, so few routine and bulk ones keep an alert's handler from queueing behind them."""
     consumers = []
     turns = LaneTurns()  # one per process: its lanes take turns, urgent first
     for subscription in subscriptions:
         channel = await source.channel(publisher_confirms=True, on_return_raises=True)
-        await channel.set_qos(prefetch_count=prefetch)
+        lane = lane_of_queue(subscription.queue)
+        await channel.set_qos(prefetch_count=(lane_prefetch or {}).get(lane or "", prefetch))
         consumer = Consumer(channel, publisher, subscription, target, verifier=verifier, turns=turns)
         await consumer.start()
         consumers.append(consumer)

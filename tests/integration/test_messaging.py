@@ -15,7 +15,7 @@ from shared.db.uow import AsyncpgUnitOfWork
 from shared.messaging import names, operations
 from shared.messaging.amqp import AioPikaPublisher, amqp_message, apply_topology, open_publishing_channel, user_of
 from shared.messaging.outgoing import OutgoingMessage, outgoing
-from shared.messaging.relay import OutboxRelay
+from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxRelay
 from shared.messaging.runtime import ATTEMPT_HEADER, LAST_ERROR_HEADER, QuarantineTarget, Subscription, start_consumers
 from shared.messaging.topology import federation_topology
 from tests.broker_probe import next_message
@@ -193,3 +193,22 @@ async def test_relay_joins_the_hops_of_a_round_in_one_signed_message_and_marks_e
     assert parse(arrived.type, arrived.body, arrived.headers).hops == hops
     assert arrived.user_id == user_of(amqp_url) and arrived.headers["x-pcms-key-id"] == keys.keys["HUB"].key_id
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_urgent_rows_have_a_relay_round_of_their_own_and_rows_take_their_lanes_priority(
+        pool, broker_connection, keys, amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
+    alert_hop, bulk_hop, explicit = a_hop(), a_hop(), a_hop()
+    async with AsyncpgUnitOfWork(pool, lambda c: None, priority=names.LANE_PRIORITY[names.URGENT]) as uow:
+        uow.outbox.add(outgoing(alert_hop, exchange=names.AUDIT, routing_key="audit.accepted"))
+        uow.outbox.add(outgoing(explicit, exchange=names.AUDIT, routing_key="audit.accepted", priority=1))
+    async with AsyncpgUnitOfWork(pool, lambda c: None, priority=names.LANE_PRIORITY[names.BULK]) as uow:
+        uow.outbox.add(outgoing(bulk_hop, exchange=names.AUDIT, routing_key="audit.accepted"))
+    priorities = dict(await pool.fetch("SELECT message_id, priority FROM outbox"))
+    assert priorities == {str(alert_hop.event_id): 9, str(explicit.event_id): 1, str(bulk_hop.event_id): 1}
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
+
+    assert await relay.relay_once(URGENT_ONLY) == 1
+    unsent = {row[0] for row in await pool.fetch("SELECT message_id FROM outbox WHERE sent_at IS NULL")}
+    assert unsent == {str(explicit.event_id), str(bulk_hop.event_id)}
+    assert await relay.relay_once(ALL_BUT_URGENT) == 2

@@ -88,6 +88,21 @@ async def test_intake_store_advances_delivery_state_only_forward(store_for):
     assert states == {"ML": ("read", None), "HUB": ("routed", None), "BF": ("not_routed", "member is withdrawn")}
 
 
+async def test_intake_store_records_many_at_once_skipping_taken_keys_and_ids(store_for):
+    store = store_for("intake")
+    taken, first, second = an_alert(), an_alert(), an_alert()
+    key = f"file-{uuid4()}"
+    await store.record_sent(taken, idempotency_key=f"{key}:1")
+
+    recorded = await store.record_sent_many([(first, f"{key}:1"), (second, f"{key}:2"), (taken, f"{key}:3")])
+
+    assert recorded == {second.message_id}
+    assert await store.sent_ids_with_keys([f"{key}:1", f"{key}:2", f"{key}:9"]) == {
+        f"{key}:1": taken.message_id, f"{key}:2": second.message_id}
+    assert await store.find_sent(second.message_id) == second
+    assert await store.record_sent_many([]) == set()
+
+
 async def test_intake_store_ignores_acknowledgements_of_messages_it_never_sent(store_for):
     store = store_for("intake")
     unknown = uuid4()

@@ -22,6 +22,7 @@ from services.intake.handlers import (
     NotInInbox,
     acknowledge_message,
     published_hop,
+    submit_many,
     submit_message,
     when_message_dispatched_take_it_in,
     when_routing_decided_record_it,
@@ -368,3 +369,30 @@ async def test_the_receipt_of_a_bulk_record_stays_on_the_bulk_lane() -> None:
 
     [row] = [row for row in uow.published if row.type == MESSAGE]
     assert row.routing_key.startswith("message.bulk.acknowledgement.")
+
+
+async def test_a_bulk_submission_accepts_each_record_once_in_one_transaction_on_the_bulk_lane() -> None:
+    uow = new_uow()
+    commands = [(submission(), "file:2"), (submission(), "file:3"), (submission(), "file:2")]
+
+    outcomes = await submit_many(commands, uow=uow, platform="NE", clock=clock, new_id=id_factory(), actor="officer.ne.1",
+                                 lane="bulk")
+
+    assert outcomes == [("accepted", UUID(int=0x100)), ("accepted", UUID(int=0x101)), ("duplicate", UUID(int=0x100))]
+    assert uow.commits == 1
+    messages = [row for row in uow.published if row.type == MESSAGE]
+    assert [row.routing_key for row in messages] == ["message.bulk.alert.routine"] * 2
+    assert sorted(hops(uow.published)) == ["accepted", "accepted"]
+    assert set(uow.store.keys) == {"file:2", "file:3"}
+
+
+async def test_a_bulk_submission_answers_records_accepted_earlier_with_their_first_id() -> None:
+    store = InMemoryIntakeStore()
+    await submit_many([(submission(), "file:2")], uow=new_uow(store), platform="NE", clock=clock, new_id=id_factory())
+    again = new_uow(store)
+
+    outcomes = await submit_many([(submission(), "file:2"), (submission(), "file:4")], uow=again, platform="NE",
+                                 clock=clock, new_id=id_factory(0x200))
+
+    assert outcomes == [("duplicate", UUID(int=0x100)), ("accepted", UUID(int=0x200))]
+    assert len([row for row in again.published if row.type == MESSAGE]) == 1
