@@ -179,9 +179,6 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
                 await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)
 
 
-LANE_PRIORITY = names.LANE_PRIORITY
-
-
 async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notification)):
@@ -263,8 +260,8 @@ def _publish_accepted(message: Message, *, uow: UnitOfWork[IntakeStore], platfor
     lane = lane or names.lane_of(message.kind, message.priority)
     uow.outbox.add(outgoing(message, exchange=names.platform_exchange(platform),
                             routing_key=names.message_key(message.kind, message.priority, lane),
-                            priority=LANE_PRIORITY[lane]))
-    uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor, priority=LANE_PRIORITY[lane],
+                            priority=names.LANE_PRIORITY[lane]))
+    uow.outbox.add(_hop(message, Hop.ACCEPTED, platform, message.created_at, actor=actor, priority=names.LANE_PRIORITY[lane],
                         detail={"recipients": list(message.recipients), "submitted_by": message.submitted_by.value}))
 
 

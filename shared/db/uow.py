@@ -1,7 +1,6 @@
 """The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
 
 from collections.abc import Callable
-from dataclasses import replace
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
@@ -9,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 
 StoreT = TypeVar("StoreT")
 
@@ -85,9 +84,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
     async def _flush_outbox(self) -> None:
         if self.outbox.pending:
             assert self._connection is not None
-            await insert_outbox_rows(self._connection, [
-                message if message.priority or not self._priority else replace(message, priority=self._priority)
-                for message in self.outbox.pending])
+            await insert_outbox_rows(self._connection, with_default_priority(self.outbox.pending, self._priority))
 
 
 async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:

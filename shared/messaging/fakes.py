@@ -1,11 +1,10 @@
 """In-memory fakes of the messaging ports, for unit tests of handlers."""
 
-from dataclasses import replace
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
 
-from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 
 StoreT = TypeVar("StoreT")
 
@@ -57,9 +56,7 @@ class FakeUnitOfWork(Generic[StoreT]):
     ) -> None:
         if exc_type is None:
             self.claims |= self._pending_claims
-            self.outbox.committed += [
-                message if message.priority or not self._priority else replace(message, priority=self._priority)
-                for message in self.outbox.pending]
+            self.outbox.committed += with_default_priority(self.outbox.pending, self._priority)
             self.commits += 1
         self._pending_claims.clear()
         self.outbox.pending.clear()

@@ -1,6 +1,6 @@
 """A message ready for the broker, built from a contract."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,6 +20,13 @@ class OutgoingMessage:
     correlation_id: str | None = None
     priority: int = 0
     headers: dict[str, Any] = field(default_factory=dict)
+
+
+def with_default_priority(messages: list[OutgoingMessage], priority: int) -> list[OutgoingMessage]:
+    """The messages, those that name no priority given this one (a unit of work's lane)."""
+    if not priority:
+        return messages
+    return [message if message.priority else replace(message, priority=priority) for message in messages]
 
 
 def outgoing(model: BaseModel, *, exchange: str, routing_key: str, priority: int = 0) -> OutgoingMessage:
