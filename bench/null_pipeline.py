@@ -12,7 +12,7 @@ confirmed, mandatory) and ack:
     audit P     <- audit.P                 (every hop, through the topology's exchange-to-exchange bindings)
 
 Hops leave as the outbox relay sends them: those recorded while the previous round was being confirmed,
-joined in one message per exchange (shared/messaging/hop_batches.py).
+joined in one message per exchange (shared.messaging.batches.py).
 
 One process per service with its own connection, like the real federation. The figure is the ceiling
 of the design: what the real services could reach if their handlers cost nothing.

@@ -17,7 +17,7 @@ import structlog
 from shared.db.connect import DatabaseTls, create_pool, ensure_database
 from shared.db.migrate import migrate
 from shared.db.outbox_store import AsyncpgOutboxStore
-from shared.db.uow import AsyncpgUnitOfWork
+from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.federation import Federation, FederationFile
 from shared.logging import configure_logging
 from shared.messaging import names
@@ -71,6 +71,7 @@ class Infrastructure:
             batch_size=self.settings.relay_batch,
             poll_seconds=self.settings.relay_poll_seconds,
             after_sent=after_sent,
+            max_batch_items=self.settings.relay_batch_items,
         )
         self.relays.append(relay)
         return relay
@@ -97,7 +98,8 @@ class Infrastructure:
             wanted = subscriptions(self.federation) if callable(subscriptions) else subscriptions
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
-                                                                    names.BULK: self.settings.bulk_prefetch})
+                                                                    names.BULK: self.settings.bulk_prefetch},
+                                  transaction=lambda: SharedTransaction(self.pool))
 
         await self.broker.when_connected(consume)
 

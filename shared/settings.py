@@ -59,6 +59,10 @@ class ServiceSettings(BaseSettings):
     )
     relay_batch: int = Field(default=200, ge=1, le=5_000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
+    relay_batch_items: int = Field(
+        default=100, ge=1, le=500,
+        description="Rows of one relay round for one destination that leave joined in one pcms.batch_relayed "
+        "(contract 1.3); 1 sends every message alone, as before 1.3 (for members whose consumers are older).")
 
     @property
     def database_name(self) -> str:

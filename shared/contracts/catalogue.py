@@ -33,6 +33,7 @@ SCHEMA_OF: dict[str, str] = {
     registry.HOPS_RECORDED: "hops_recorded",
     registry.CHECKPOINT_PUBLISHED: "checkpoint_published",
     registry.MATCH_FOUND: "match_found",
+    registry.BATCH_RELAYED: "batch_relayed",
 }
 HTTP_CONTRACTS: dict[str, str] = {
     "submit_message": "intake's HTTP API (POST /v1/messages) at every platform, for officers' applications",
@@ -131,12 +132,13 @@ _PLATFORM_EXCHANGE = name_in("platform_exchange")[1]
 _AUDIT_KEY = name_in("audit_key")[1]
 
 CONSUMERS: tuple[Consumer, ...] = (
-    Consumer("enrichment", name_in("hub_ingress_queue"), "active", (registry.MESSAGE,), "hub",
+    Consumer("enrichment", name_in("hub_ingress_queue"), "active", (registry.MESSAGE, registry.BATCH_RELAYED), "hub",
              "normalises the entities of every published message, indexes them and attaches cross-match hits"),
-    Consumer("routing", name_in("hub_routing_queue", "HUB_ROUTING_QUEUE"), "hub", (registry.MESSAGE_ENRICHED,), "hub",
+    Consumer("routing", name_in("hub_routing_queue", "HUB_ROUTING_QUEUE"), "hub",
+             (registry.MESSAGE_ENRICHED, registry.BATCH_RELAYED), "hub",
              "decides the recipients of every enriched message and dispatches one copy to each"),
     Consumer("intake", name_in("inbox_queue"), "active",
-             (registry.MESSAGE_DISPATCHED, registry.ROUTING_DECIDED, registry.MATCH_FOUND),
+             (registry.MESSAGE_DISPATCHED, registry.ROUTING_DECIDED, registry.MATCH_FOUND, registry.BATCH_RELAYED),
              "every active platform (its own inbox)",
              "takes delivered messages into the platform's inbox, acknowledges receipt, records routing decisions "
              "and hit notifications"),
@@ -175,6 +177,11 @@ PRODUCERS: tuple[Producer, ...] = (
     Producer("runtime", registry.HOP_RECORDED, names.AUDIT, _AUDIT_KEY, "hub",
              "the quarantined hop of a message a hub service could not read"),
 )
+
+
+_JOINED = "; joined with others of one relay round for the same destination (since 1.3)"
+PRODUCERS += tuple(Producer(p.service, registry.BATCH_RELAYED, p.exchange, p.routing_key, p.scope, p.description + _JOINED)
+                   for p in PRODUCERS if p.wire_type in registry.JOINABLE)
 
 
 def consumers_of(wire_type: str) -> list[Consumer]:

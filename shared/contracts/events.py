@@ -156,6 +156,37 @@ class HopsRecorded(Contract):
                                     min_length=1, max_length=MAX_HOPS_PER_BATCH)
 
 
+MAX_ITEMS_PER_BATCH = 500
+WireType = Annotated[str, StringConstraints(pattern=r"^pcms\.[a-z_]{1,60}$")]
+
+
+class BatchItem(Contract):
+    """One contract inside a batch: its own id, correlation and JSON document, as it would travel alone."""
+
+    message_id: UUID = field("The id it travels under alone (its AMQP message_id).", MESSAGE_ID_EXAMPLE)
+    correlation_id: UUID | None = field("Its correlation id (its AMQP correlation_id).", MESSAGE_ID_EXAMPLE,
+                                        default=None)
+    body: Annotated[str, StringConstraints(min_length=2, max_length=2_000_000)] = field(
+        "Its JSON document, as text: read against the contract `item_type` names, exactly as if it came alone.",
+        '{"message_id": "00000000-0000-0000-0000-000000001001", "origin": "NE"}')
+
+
+class BatchRelayed(Contract):
+    """Contracts of one type for one destination, sent together (since 1.3): the outbox relay joins what one
+    round publishes to the same exchange and routing key, so that a backlog travels and is handled in batches
+    (one broker message, one signature, one transaction). Each item is read, checked and handled as if it had
+    come alone, and is applied once, by its own id."""
+
+    batch_id: UUID = field("Id of this batch (its AMQP message_id); derived from the ids of its items.",
+                           "0b5e9a55-31c4-5d8e-9a52-4b3c0c6f2d11")
+    item_type: WireType = field("Wire type of every item (an AMQP `type` other than a batch's).", "pcms.message")
+    items: list[BatchItem] = field(
+        "The contracts, in the order they were committed.",
+        [{"message_id": MESSAGE_ID_EXAMPLE, "correlation_id": MESSAGE_ID_EXAMPLE,
+          "body": '{"message_id": "00000000-0000-0000-0000-000000001001", "origin": "NE"}'}],
+        min_length=1, max_length=MAX_ITEMS_PER_BATCH)
+
+
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 _EXAMPLE_LEAF = "fcf0a6c700dd13e274b6fba8deea8dd9b26e4eedde3495717cac8408c9c5177f"
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared.contracts.base import SCHEMA_VERSION
 from shared.contracts.events import (
+    BatchRelayed,
     CheckpointPublished,
     HopRecorded,
     HopsRecorded,
@@ -49,6 +50,7 @@ CONTRACTS: dict[str, tuple[str, Any]] = {
     "hops_recorded": ("HopsRecorded", HopsRecorded),
     "checkpoint_published": ("CheckpointPublished", CheckpointPublished),
     "match_found": ("MatchFound", MatchFound),
+    "batch_relayed": ("BatchRelayed", BatchRelayed),
 }
 
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
-from shared.contracts.events import HopRecorded, HopsRecorded, MatchFound, MessageDispatched, MessageEnriched, RoutingDecided
+from shared.contracts.events import BatchRelayed, HopRecorded, HopsRecorded, MatchFound, MessageDispatched, MessageEnriched, RoutingDecided
 
 
 def derived_id(message_id: UUID, what: str) -> UUID:
@@ -19,7 +19,7 @@ def event_id(model: BaseModel) -> UUID:
     """The id a contract travels under (the AMQP message_id)."""
     if isinstance(model, HopRecorded):
         return model.event_id
-    if isinstance(model, HopsRecorded):
+    if isinstance(model, (HopsRecorded, BatchRelayed)):
         return model.batch_id
     if isinstance(model, MessageEnriched):
         return derived_id(model.message.message_id, "enriched")
@@ -46,4 +46,9 @@ def hops_batch_id(event_ids: list[str]) -> UUID:
     return uuid5(HOPS_BATCH_NAMESPACE, ",".join(event_ids))
 
 
+def relayed_batch_id(message_ids: list[str]) -> UUID:
+    return uuid5(RELAYED_BATCH_NAMESPACE, ",".join(message_ids))
+
+
+RELAYED_BATCH_NAMESPACE = UUID("9d1f3b7a-6c2e-4f80-b1a4-3e5d7c9f0a62")
 HOPS_BATCH_NAMESPACE = UUID("5a0f7c1e-3b1d-4e8a-9c55-0d6f2e8b7a41")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.events import (
+    BatchRelayed,
     CheckpointPublished,
     HopRecorded,
     HopsRecorded,
@@ -28,6 +29,7 @@ HOP_RECORDED = "pcms.hop_recorded"
 HOPS_RECORDED = "pcms.hops_recorded"
 CHECKPOINT_PUBLISHED = "pcms.checkpoint_published"
 MATCH_FOUND = "pcms.match_found"
+BATCH_RELAYED = "pcms.batch_relayed"
 
 _EVENTS: dict[str, type[BaseModel]] = {
     MESSAGE_ENRICHED: MessageEnriched,
@@ -37,8 +39,12 @@ _EVENTS: dict[str, type[BaseModel]] = {
     HOPS_RECORDED: HopsRecorded,
     CHECKPOINT_PUBLISHED: CheckpointPublished,
     MATCH_FOUND: MatchFound,
+    BATCH_RELAYED: BatchRelayed,
 }
 _NAME_OF = {model: name for name, model in _EVENTS.items()}
+# what a relay may join in a BatchRelayed (1.3): the messages and events of the pipeline, whose consumers read
+# batches; hops have their own batch (HopsRecorded), checkpoints travel alone
+JOINABLE = frozenset({MESSAGE, MESSAGE_ENRICHED, MESSAGE_DISPATCHED, ROUTING_DECIDED, MATCH_FOUND})
 WIRE_TYPES = frozenset({MESSAGE, *_EVENTS})
 
 

@@ -8,7 +8,7 @@ from typing import Protocol
 import structlog
 
 from shared.messaging import names
-from shared.messaging.hop_batches import publications
+from shared.messaging.batches import publications
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch, Publisher
 
@@ -39,8 +39,11 @@ class OutboxRelay:
         batch_size: int,
         poll_seconds: float,
         after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
+        max_batch_items: int = 1,
     ) -> None:
+        """`max_batch_items` above 1 joins a round's rows for one destination (shared/messaging/batches.py)."""
         self._store = store
+        self._max_batch_items = max_batch_items
         self._after_sent = after_sent
         self._publisher = publisher
         self._batch_size = batch_size
@@ -54,7 +57,7 @@ class OutboxRelay:
 
     async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES) -> int:
         async with self._store.take(self._batch_size, priorities=priorities) as batch:
-            going = publications(batch.rows)
+            going = publications(batch.rows, max_items=self._max_batch_items)
             results = await asyncio.gather(
                 *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
             )

@@ -3,6 +3,13 @@
 The lanes of one process take turns (shared/messaging/turns.py): a routine or bulk handler starts
 only when no message of a higher lane is being handled.
 
+A batch (`pcms.batch_relayed`, shared/messaging/batches.py) is verified once and its items handled in
+turn inside one transaction (`transaction`, a shared/db/uow.py SharedTransaction in the services), each
+item read, checked and refused on its own exactly as if it had come alone: an item that does not parse,
+claims another origin or that its handler refuses is quarantined alone, the others commit together. A
+handler failure on any item rolls the whole batch back and retries it as one message; its items that
+had been applied are then recognised by their ids.
+
 A message whose signature, signer, AMQP user_id or age the queue's trust rule refuses
 (shared/security/origin.py), that does not parse, or that its handler refuses, goes to quarantine
 with the reason and an audit record; it never reaches the handler.
@@ -16,6 +23,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,18 +34,19 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts.events import Hop, HopRecorded
+from shared.contracts.events import BatchRelayed, Hop, HopRecorded
 from shared.contracts.identity import hop_event_id
-from shared.contracts.registry import UnknownWireType, parse
+from shared.contracts.registry import BATCH_RELAYED, UnknownWireType, parse
 from shared.messaging import names
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import Outcome, Publisher
 from shared.messaging.turns import LaneTurns, lane_of_queue
-from shared.security.origin import Evidence, MessageVerifier
+from shared.security.origin import Evidence, MessageVerifier, Verdict
 
 log = structlog.get_logger("consumer")
 
+BATCH_HEADER = "x-pcms-batch-id"
 QUARANTINE_REASON_HEADER = "x-quarantine-reason"
 QUARANTINE_QUEUE_HEADER = "x-quarantine-queue"
 ATTEMPT_HEADER = "x-pcms-attempt"
@@ -45,6 +54,37 @@ LAST_ERROR_HEADER = "x-pcms-last-error"
 FAILED_QUEUE_HEADER = "x-pcms-queue"
 
 Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
+TransactionScope = Callable[[], AbstractAsyncContextManager[object]]
+_PARSE_ERRORS = (ValidationError, UnknownWireType, KeyError, ValueError)
+
+
+class Delivery(Protocol):
+    """What the runtime reads of a delivery, or of one item of a batch."""
+
+    body: bytes
+    headers: Any
+    message_id: str | None
+    correlation_id: str | None
+    type: str | None
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class ItemOfBatch:
+    body: bytes
+    headers: Any
+    message_id: str | None
+    correlation_id: str | None
+    type: str | None
+    content_type: str | None
+
+
+def items_of(batch: BatchRelayed, delivery: Delivery) -> list[ItemOfBatch]:
+    """Each item as it would have come alone: its own id, correlation, type and body; the batch's headers."""
+    headers = {**(delivery.headers or {}), BATCH_HEADER: str(batch.batch_id)}
+    return [ItemOfBatch(item.body.encode(), headers, str(item.message_id),
+                        str(item.correlation_id) if item.correlation_id else None, batch.item_type,
+                        delivery.content_type) for item in batch.items]
 
 
 class Live:
@@ -88,7 +128,7 @@ def quarantine_reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def id_of_unreadable(message: AbstractIncomingMessage) -> UUID:
+def id_of_unreadable(message: Delivery) -> UUID:
     try:
         return UUID(str(message.message_id))
     except ValueError:
@@ -98,7 +138,7 @@ def id_of_unreadable(message: AbstractIncomingMessage) -> UUID:
 class Consumer:
     def __init__(
         self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget,
-        *, verifier: MessageVerifier, turns: LaneTurns | None = None,
+        *, verifier: MessageVerifier, turns: LaneTurns | None = None, transaction: TransactionScope = nullcontext,
     ) -> None:
         self._channel = channel
         self._publisher = publisher
@@ -107,6 +147,7 @@ class Consumer:
         self._verifier = verifier
         self._turns = turns or LaneTurns()
         self._lane = lane_of_queue(subscription.queue)
+        self._transaction = transaction
 
     async def start(self) -> None:
         queue = await self._channel.get_queue(self._subscription.queue, ensure=False)
@@ -126,10 +167,13 @@ class Consumer:
                 if not verdict.accepted:
                     await self._refuse(message, verdict.reason, started, refused_by="signature", user_id=message.user_id)
                     return
+                if message.type == BATCH_RELAYED:
+                    await self._handle_batch(message, verdict, started)
+                    return
                 try:
                     model = parse(message.type, message.body, message.headers)
                     handler = self._subscription.handlers[message.type or ""]
-                except (ValidationError, UnknownWireType, KeyError, ValueError) as error:
+                except _PARSE_ERRORS as error:
                     await self._refuse(message, quarantine_reason(error), started)
                     return
                 spoofed = verdict.origin_problem(getattr(model, "origin", None))
@@ -149,7 +193,56 @@ class Consumer:
                     return
                 log.info("message_handled", outcome=str(outcome or "processed"), duration_ms=_ms(started))
 
-    async def _refuse(self, message: AbstractIncomingMessage, reason: str, started: float, **why: Any) -> None:
+    async def _handle_batch(self, message: AbstractIncomingMessage, verdict: Verdict, started: float) -> None:
+        try:
+            batch = parse(message.type, message.body, message.headers)
+            assert isinstance(batch, BatchRelayed)
+            handler = self._subscription.handlers[batch.item_type]
+        except _PARSE_ERRORS as error:
+            await self._refuse(message, quarantine_reason(error), started)
+            return
+        items = items_of(batch, message)
+        handled: list[tuple[ItemOfBatch, str, float]] = []
+        refused: list[tuple[ItemOfBatch, str, dict[str, Any]]] = []
+        try:
+            async with self._turns.turn(self._lane), self._transaction():
+                for item in items:
+                    item_started = time.perf_counter()
+                    problem = await self._handle_item(item, handler, verdict, message.user_id)
+                    if isinstance(problem, Refusal):
+                        refused.append((item, problem.reason, problem.why))
+                    else:
+                        handled.append((item, str(problem or "processed"), _ms(item_started)))
+        except Exception as error:
+            outcome = await self._retry_or_park(message, error)
+            log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}", items=len(items),
+                        duration_ms=_ms(started), exc_info=True)
+            return
+        for item, outcome, duration in handled:
+            with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
+                                                         type=item.type, batch_id=message.message_id):
+                log.info("message_handled", outcome=outcome, duration_ms=duration, batch_items=len(items))
+        for item, reason, why in refused:
+            with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
+                                                         type=item.type, batch_id=message.message_id):
+                await self._refuse(item, reason, started, **why)
+
+    async def _handle_item(
+        self, item: ItemOfBatch, handler: Handler, verdict: Verdict, user_id: str | None
+    ) -> "Outcome | None | Refusal":
+        try:
+            model = parse(item.type, item.body, item.headers)
+        except _PARSE_ERRORS as error:
+            return Refusal(quarantine_reason(error), {})
+        spoofed = verdict.origin_problem(getattr(model, "origin", None))
+        if spoofed:
+            return Refusal(spoofed, {"refused_by": "origin", "user_id": user_id})
+        try:
+            return await handler(model)
+        except MessageRejected as rejection:
+            return Refusal(str(rejection), {})
+
+    async def _refuse(self, message: Delivery, reason: str, started: float, **why: Any) -> None:
         """Quarantine with the reason (and its audit record), and the message's one log line."""
         await self._quarantine(message, reason)
         log.warning("message_handled", outcome="quarantined", reason=reason, **why, duration_ms=_ms(started))
@@ -169,7 +262,7 @@ class Consumer:
                                mandatory=True)
         return outcome
 
-    async def _quarantine(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _quarantine(self, message: Delivery, reason: str) -> None:
         target = self._target
         exchange = await self._channel.get_exchange(names.QUARANTINE, ensure=False)
         headers = {
@@ -199,6 +292,14 @@ class Consumer:
         )
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An item of a batch that goes to quarantine alone, and why."""
+
+    reason: str
+    why: dict[str, Any]
+
+
 class ChannelSource(Protocol):
     async def channel(self, **options: bool) -> AbstractChannel: ...
 
@@ -212,6 +313,7 @@ async def start_consumers(
     prefetch: int,
     verifier: MessageVerifier,
     lane_prefetch: Mapping[str, int] | None = None,
+    transaction: TransactionScope = nullcontext,
 ) -> list[Consumer]:
     """`lane_prefetch` lowers the prefetch of a lane's queues: a delivery taken is a handler that may wait for a
     database connection, so few routine and bulk ones keep an alert's handler from queueing behind them."""
@@ -221,13 +323,14 @@ async def start_consumers(
         channel = await source.channel(publisher_confirms=True, on_return_raises=True)
         lane = lane_of_queue(subscription.queue)
         await channel.set_qos(prefetch_count=(lane_prefetch or {}).get(lane or "", prefetch))
-        consumer = Consumer(channel, publisher, subscription, target, verifier=verifier, turns=turns)
+        consumer = Consumer(channel, publisher, subscription, target, verifier=verifier, turns=turns,
+                            transaction=transaction)
         await consumer.start()
         consumers.append(consumer)
     return consumers
 
 
-def _copy(message: AbstractIncomingMessage, headers: dict, user_id: str | None) -> aio_pika.Message:
+def _copy(message: Delivery, headers: dict, user_id: str | None) -> aio_pika.Message:
     """The same signed message (body, properties and signature headers unchanged), published by this consumer:
     its user_id is this connection's user, which the trust rules accept for a consumer's own retries."""
     return aio_pika.Message(

@@ -25,7 +25,7 @@ from shared.contracts.catalogue import CONSUMERS, Consumer
 from shared.federation import Federation
 from shared.messaging.errors import MessageRejected
 from shared.messaging.fakes import FakeUnitOfWork
-from shared.messaging.hop_batches import publications
+from shared.messaging.batches import publications
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.topology import Topology, federation_topology
 
@@ -95,6 +95,7 @@ class InMemoryFederation:
     _pending: list[Delivery] = field(default_factory=list)
     _ids: int = 0x1000
     _ticks: int = 0
+    _committed: dict[tuple[str, str], list[OutgoingMessage]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from services.audit.fakes import InMemoryAuditLog
@@ -156,18 +157,37 @@ class InMemoryFederation:
                     self.publish("intake", platform, follow_ups)
 
     async def run(self, limit: int = 10_000) -> None:
-        """Consumes every queue until nothing is left, oldest delivery first."""
+        """Consumes every queue until nothing is left, a round at a time: what the deliveries of a round (and
+        the officers before it) commit leaves together, as one relay round of each service publishes it."""
         for _ in range(limit):
+            self._flush()
             if not self._pending:
                 return
-            delivery = self._pending.pop(0)
-            self.deliveries.append(delivery)
-            await self._consume(delivery)
+            round_, self._pending = self._pending, []
+            for delivery in round_:
+                self.deliveries.append(delivery)
+                await self._consume(delivery)
         raise RuntimeError("the federation did not settle")
+
+    def _flush(self) -> None:
+        committed, self._committed = self._committed, {}
+        for (producer, platform), messages in committed.items():
+            self.publish(producer, platform, messages)
+
+    def _commit(self, producer: str, platform: str, messages: list[OutgoingMessage]) -> None:
+        self._committed.setdefault((producer, platform), []).extend(messages)
 
     async def _consume(self, delivery: Delivery) -> None:
         sent = delivery.travelled.message
-        model = registry.parse(sent.type, sent.body, sent.headers)
+        if sent.type == registry.BATCH_RELAYED:  # as the runtime does: each item as if it had come alone
+            batch = registry.parse(sent.type, sent.body, sent.headers)
+            for item in batch.items:
+                await self._handle(delivery, item.body.encode(), batch.item_type, sent.headers)
+        else:
+            await self._handle(delivery, sent.body, sent.type, sent.headers)
+
+    async def _handle(self, delivery: Delivery, body: bytes, wire_type: str, headers: dict[str, Any]) -> None:
+        model = registry.parse(wire_type, body, headers)
         service, platform = delivery.consumer.service, delivery.platform
         uow: FakeUnitOfWork[Any] | None = None
         available: dict[str, Any] = {"federation": self.federation, "clock": self.clock, "new_id": self.new_id,
@@ -191,11 +211,11 @@ class InMemoryFederation:
                 uow = FakeUnitOfWork(self.intake_stores[platform])
                 handler = {registry.MESSAGE_DISPATCHED: handlers.when_message_dispatched_take_it_in,
                            registry.ROUTING_DECIDED: handlers.when_routing_decided_record_it,
-                           registry.MATCH_FOUND: handlers.when_match_found_record_it}[sent.type]
+                           registry.MATCH_FOUND: handlers.when_match_found_record_it}[wire_type]
                 await _call(handler, model, available | {"uow": uow})
-            elif service == "audit" and sent.type == registry.HOP_RECORDED:
+            elif service == "audit" and wire_type == registry.HOP_RECORDED:
                 await self.audit_logs[platform].append(model)  # type: ignore[arg-type]
-            elif service == "audit" and sent.type == registry.HOPS_RECORDED:
+            elif service == "audit" and wire_type == registry.HOPS_RECORDED:
                 from services.audit.handlers import when_hops_recorded_append_each
 
                 await when_hops_recorded_append_each(model, log_=self.audit_logs[platform])  # type: ignore[arg-type]
@@ -204,7 +224,7 @@ class InMemoryFederation:
             self.rejected.append((delivery.queue, str(rejection)))
             return
         if uow is not None:
-            self.publish(service, platform, list(uow.published))
+            self._commit(service, platform, list(uow.published))
 
     # what officers do
     async def submit(self, platform: str, command: Any, *, actor: str | None = None) -> Any:
@@ -213,7 +233,7 @@ class InMemoryFederation:
         uow = FakeUnitOfWork(self.intake_stores[platform])
         message = await submit_message(command, uow=uow, platform=platform, clock=self.clock, new_id=self.new_id,
                                        actor=actor)
-        self.publish("intake", platform, list(uow.published))
+        self._commit("intake", platform, list(uow.published))
         return message
 
     async def acknowledge(self, platform: str, message_id: UUID, state: str, reason: str | None = None) -> Any:
@@ -225,7 +245,7 @@ class InMemoryFederation:
         ack = await acknowledge_message(message_id, AcknowledgementState(state), reason=reason,
                                         submitted_by=NationalService.POLICE, uow=uow, platform=platform,
                                         clock=self.clock, new_id=self.new_id, actor="officer-1")
-        self.publish("intake", platform, list(uow.published))
+        self._commit("intake", platform, list(uow.published))
         return ack
 
     def publish_checkpoint(self) -> None:
@@ -243,7 +263,7 @@ class InMemoryFederation:
         appender.tree.extend(leaf_hash(entry.model_dump_json().encode()) for entry in self.audit_logs[hub].entries)
         checkpoint = sign_checkpoint(signer.log_id, appender.tree.size, appender.tree.root(), self.clock(),
                                      signer.private_key, signer.key_id)
-        self.publish("audit", hub, [appender.checkpoint_message(checkpoint, 0)])
+        self._commit("audit", hub, [appender.checkpoint_message(checkpoint, 0)])
 
     # what travelled
     def bodies(self, wire_type: str) -> list[Travelled]:
@@ -264,7 +284,8 @@ EVALUATION = {"source": "B", "information": "2"}
 
 async def run_scenario(federation: Federation) -> InMemoryFederation:
     """Every kind of message through every hop: alert, report (with a cross-match hit), rfi to named
-    recipients and its answer, acknowledgements read and refused, and a signed audit checkpoint."""
+    recipients and its answer, two reports of one relay round (joined), acknowledgements read and refused,
+    and a signed audit checkpoint."""
     fed = InMemoryFederation(federation)
     members = [p.code for p in federation.active_members]
     origin, second, third = members[-2], members[-1], members[0]
@@ -289,6 +310,10 @@ async def run_scenario(federation: Federation) -> InMemoryFederation:
                                         body={"answer": "Known to our services."}))
     await fed.submit(third, submission("report", recipients=["HUB"], evaluation=EVALUATION,
                                        body={"crime_category": "smuggling", "summary": "Fuel smuggling."}))
+    await fed.run()
+    for summary in ("Two trucks of fuel seized.", "A third truck seized."):  # one relay round: joined at every hop
+        await fed.submit(second, submission("report", evaluation=EVALUATION,
+                                            body={"crime_category": "smuggling", "summary": summary}))
     await fed.run()
     await fed.acknowledge(third, alert.message_id, "read")
     await fed.acknowledge(second, alert.message_id, "refused", reason="Outside our jurisdiction.")

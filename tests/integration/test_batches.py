@@ -1,0 +1,154 @@
+"""Batches against the real RabbitMQ and PostgreSQL: what one relay round commits for one destination travels as
+one message, and its items are handled in one transaction, each refused or applied as if it had come alone."""
+
+import asyncio
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+
+from shared.contracts.messages import SUBMIT_ADAPTER, stamp
+from shared.contracts.registry import BATCH_RELAYED, HOP_RECORDED, MESSAGE, parse
+from shared.db.outbox_store import AsyncpgOutboxStore
+from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
+from shared.messaging import names
+from shared.messaging.amqp import AioPikaPublisher, open_publishing_channel, user_of
+from shared.messaging.errors import MessageRejected
+from shared.messaging.outgoing import outgoing
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.runtime import BATCH_HEADER, QuarantineTarget, Subscription, start_consumers
+from tests.broker_probe import next_message
+from tests.signing import TestKeys
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+ALERT_KEY = "message.urgent.alert.urgent"
+
+
+def an_alert(origin: str = "NE"):
+    command = SUBMIT_ADAPTER.validate_python({
+        "kind": "alert", "submitted_by": "police", "evaluation": {"source": "A", "information": "1"},
+        "body": {"alert_type": "wanted_person", "summary": "Wanted."},
+    })
+    return stamp(command, message_id=uuid4(), origin=origin, created_at=NOW)
+
+
+@pytest.fixture
+def keys(federation) -> TestKeys:
+    return TestKeys(federation)
+
+
+async def relay_alerts(pool, broker_connection, keys, amqp_url, alerts) -> None:
+    """The alerts committed together at NE, then one relay round that joins them."""
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        for alert in alerts:
+            uow.outbox.add(outgoing(alert, exchange=names.platform_exchange("NE"), routing_key=ALERT_KEY))
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection), signer=keys.signer("NE"),
+                                 user_id=user_of(amqp_url))
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1, max_batch_items=100)
+    assert await relay.relay_once() == len(alerts)
+
+
+async def consume_ingress(pool, broker_connection, keys, amqp_url, handler) -> None:
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection), signer=keys.signer("HUB"),
+                                 user_id=user_of(amqp_url))
+    await start_consumers(broker_connection, publisher,
+                          [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: handler})],
+                          QuarantineTarget("HUB", "enrichment", names.AUDIT), prefetch=10,
+                          verifier=keys.verifier(user_of(amqp_url)), transaction=lambda: SharedTransaction(pool))
+
+
+async def wait_for(condition, seconds: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert condition()
+
+
+async def claims_of(pool, consumer: str, expected: int) -> set[UUID]:
+    """The ids claimed by `consumer`, once `expected` are committed (or after 10 s)."""
+    for _ in range(200):
+        claimed = {row[0] for row in await pool.fetch(
+            "SELECT message_id FROM processed_messages WHERE consumer = $1", consumer)}
+        if len(claimed) >= expected:
+            break
+        await asyncio.sleep(0.05)
+    return claimed
+
+
+async def test_a_round_of_alerts_travels_as_one_batch_and_its_items_commit_in_one_transaction(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(3)]
+    seen: list[tuple[UUID, bool, int]] = []
+
+    async def handler(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            claimed = await uow.claim(consumer, model.message_id)
+            seen.append((model.message_id, claimed, await uow.store.fetchval("SELECT txid_current()")))
+
+    channel = await broker_connection.channel()
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+    queue = await channel.get_queue(names.hub_ingress_queue("NE", names.URGENT), ensure=False)
+    arrived = await queue.get(no_ack=False, timeout=10)
+    assert arrived.type == BATCH_RELAYED
+    assert [str(item.message_id) for item in parse(arrived.type, arrived.body, arrived.headers).items] == [
+        str(alert.message_id) for alert in alerts]
+    await arrived.nack(requeue=True)
+
+    await consume_ingress(pool, broker_connection, keys, amqp_url, handler)
+    await wait_for(lambda: len(seen) == 3)
+    assert [(message_id, claimed) for message_id, claimed, _ in seen] == [(a.message_id, True) for a in alerts]
+    assert len({transaction for _, _, transaction in seen}) == 1
+    assert await claims_of(pool, consumer, 3) == {alert.message_id for alert in alerts}
+
+
+async def test_an_item_its_handler_refuses_is_quarantined_alone_and_the_others_commit(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(3)]
+    refused = alerts[1].message_id
+    handled: list[UUID] = []
+
+    async def handler(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            await uow.claim(consumer, model.message_id)
+            if model.message_id == refused:
+                raise MessageRejected("not for this platform")
+        handled.append(model.message_id)
+
+    channel = await broker_connection.channel()
+    await consume_ingress(pool, broker_connection, keys, amqp_url, handler)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+
+    quarantined = await next_message(channel, names.quarantine_queue("HUB"))
+    assert quarantined.message_id == str(refused) and quarantined.type == MESSAGE
+    assert parse(MESSAGE, quarantined.body).message_id == refused
+    assert quarantined.headers["x-quarantine-reason"] == "not for this platform"
+    assert quarantined.headers[BATCH_HEADER]
+    recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB"))).body)
+    assert recorded.hop == "quarantined" and recorded.message_id == refused
+    claimed = await claims_of(pool, consumer, 2)
+    assert claimed == {alerts[0].message_id, alerts[2].message_id} and handled == [alerts[0].message_id,
+                                                                                    alerts[2].message_id]
+
+
+async def test_a_handler_failure_rolls_the_whole_batch_back_and_it_comes_back_as_one(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(3)]
+    attempts: list[tuple[UUID, bool]] = []
+
+    async def fails_once_on_the_last(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            attempts.append((model.message_id, await uow.claim(consumer, model.message_id)))
+            if len(attempts) == 3:
+                raise ConnectionError("database is away")
+
+    await consume_ingress(pool, broker_connection, keys, amqp_url, fails_once_on_the_last)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+
+    await wait_for(lambda: len(attempts) == 6)
+    ids = [alert.message_id for alert in alerts]
+    assert attempts == [(message_id, True) for message_id in ids * 2], "the first attempt's claims were rolled back"
+    assert await claims_of(pool, consumer, 3) == set(ids)
