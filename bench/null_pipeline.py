@@ -11,8 +11,10 @@ confirmed, mandatory) and ack:
     (the receipts go round the same way back to NE)
     audit P     <- audit.P                 (every hop, through the topology's exchange-to-exchange bindings)
 
-Hops leave as the outbox relay sends them: those recorded while the previous round was being confirmed,
-joined in one message per exchange (shared.messaging.batches.py).
+Everything leaves as the outbox relay sends it (shared/messaging/batches.py): a round takes what was
+recorded while the previous round was being confirmed (up to 200 rows); its hops leave joined in one
+message per exchange, its messages for one destination joined in one batch of up to 100 (1.3), and a
+batch's handler handles each item.
 
 One process per service with its own connection, like the real federation. The figure is the ceiling
 of the design: what the real services could reach if their handlers cost nothing.
@@ -21,6 +23,7 @@ of the design: what the real services could reach if their handlers cost nothing
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing as mp
 import time
 from dataclasses import dataclass
@@ -29,7 +32,8 @@ from typing import Any
 from shared.messaging import names
 
 PREFETCH = 64          # ServiceSettings.prefetch
-PUBLISH_WINDOW = 200   # ServiceSettings.relay_batch: the relay publishes a batch side by side
+ROUND_ROWS = 200       # ServiceSettings.relay_batch: the rows one relay round takes and publishes side by side
+BATCH_ITEMS = 100      # ServiceSettings.relay_batch_items
 LANE = names.URGENT
 
 
@@ -79,67 +83,87 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
                 routing_key=key, mandatory=True)
             published += 1
 
+        rows: list[tuple[tuple[str, str, str, str], dict[str, Any]]] = []  # the outbox: (destination, item headers)
         hops: dict[str, int] = {}
-        hops_waiting = asyncio.Event()
+        committed = asyncio.Event()
 
-        async def hop(exchange: str, name: str, headers: dict[str, Any]) -> None:
+        def send(exchange: str, key: str, sample: str, kind: str, headers: dict[str, Any]) -> None:
+            rows.append(((exchange, key, sample, kind), headers))
+            committed.set()
+
+        def hop(exchange: str, name: str, headers: dict[str, Any]) -> None:
             hops[exchange] = hops.get(exchange, 0) + 1
-            hops_waiting.set()
+            committed.set()
 
-        async def relay_hops() -> None:
-            """As the real outbox relay: the hops recorded while the last round was confirmed leave joined."""
+        async def relay() -> None:
+            """As the real outbox relay: a round takes up to ROUND_ROWS rows; the messages of a round for one
+            destination leave joined (up to BATCH_ITEMS), the hops of a round joined per exchange."""
             while True:
-                await hops_waiting.wait()
-                hops_waiting.clear()
-                taken = dict(hops)
+                await committed.wait()
+                committed.clear()
+                taken, rows[:] = rows[:ROUND_ROWS], rows[ROUND_ROWS:]
+                if rows:
+                    committed.set()
+                taken_hops = dict(hops)
                 hops.clear()
-                await asyncio.gather(*(
-                    publish(exchange, names.HOPS_KEY, b'{"batch_id":"","hops":[' + b",".join([samples["hop"]] * n) + b"]}",
-                            "hops", {"x-hops": n}) for exchange, n in taken.items()))
+                groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+                for destination, headers in taken:
+                    groups.setdefault(destination, []).append(headers)
+                going = []
+                for (exchange, key, sample, kind), items in groups.items():
+                    for start in range(0, len(items), BATCH_ITEMS):
+                        chunk = items[start:start + BATCH_ITEMS]
+                        if len(chunk) == 1:
+                            going.append(publish(exchange, key, samples[sample], kind, chunk[0]))
+                        else:
+                            body = json.dumps({"batch_id": "", "item_type": kind,
+                                               "items": [samples[sample].decode()] * len(chunk)}).encode()
+                            going.append(publish(exchange, key, body, kind, {"x-items": json.dumps(chunk)}))
+                going += [publish(exchange, names.HOPS_KEY, b'{"batch_id":"","hops":[' + b",".join([samples["hop"]] * n)
+                                  + b"]}", "hops", {"x-hops": n}) for exchange, n in taken_hops.items()]
+                await asyncio.gather(*going)
 
-        hop_relay = asyncio.ensure_future(relay_hops())
+        relaying = asyncio.ensure_future(relay())
 
         own = names.platform_exchange(service.platform)
 
-        async def handle(message) -> None:  # noqa: ANN001
-            h = dict(message.headers or {})
+        def handle(kind_of_message: str | None, h: dict[str, Any]) -> None:
             kind = h.get("x-kind")
             if service.role == "enrichment":
-                body = samples["enriched" if kind == "alert" else "receipt_enriched"]
-                await asyncio.gather(publish(names.HUB_ENRICHED, names.enriched_key(LANE, kind), body, "enriched", h),
-                                     hop(names.AUDIT, "enriched", h))
+                send(names.HUB_ENRICHED, names.enriched_key(LANE, kind), "enriched" if kind == "alert" else
+                     "receipt_enriched", "enriched", h)
+                hop(names.AUDIT, "enriched", h)
             elif service.role == "routing":
                 sender = h["x-origin"]
                 if kind == "alert":
-                    to, body = [p for p in active if p != sender], samples["dispatched"]
+                    to, sample = [p for p in active if p != sender], "dispatched"
                 else:
-                    to, body = [h["x-alert-origin"]], samples["receipt_dispatched"]
-                await asyncio.gather(
-                    *(publish(names.DELIVERY, names.delivery_key(p, LANE), body, "dispatched", h) for p in to),
-                    publish(names.DELIVERY, names.delivery_key(sender, LANE), samples["decided"], "decided", h),
-                    hop(names.AUDIT, "routed", h))
-            elif service.role == "intake" and message.type == "dispatched":
+                    to, sample = [h["x-alert-origin"]], "receipt_dispatched"
+                for p in to:
+                    send(names.DELIVERY, names.delivery_key(p, LANE), sample, "dispatched", h)
+                send(names.DELIVERY, names.delivery_key(sender, LANE), "decided", "decided", h)
+                hop(names.AUDIT, "routed", h)
+            elif service.role == "intake" and kind_of_message == "dispatched":
                 now = time.time()
                 counters[2 * slot] += 1
                 counters[2 * slot + 1] = now
+                hop(own, "delivered", h)
                 if kind == "alert":
                     delivered[h["x-id"]] = now - float(h["x-t0"])
                     receipt = {**h, "x-kind": "acknowledgement", "x-origin": service.platform,
                                "x-alert-origin": h["x-origin"]}
-                    await asyncio.gather(
-                        hop(own, "delivered", h),
-                        publish(own, names.message_key("acknowledgement", "urgent", LANE), samples["receipt"],
-                                "message", receipt),
-                        hop(own, "accepted", receipt), hop(own, "published", receipt))
-                else:
-                    await hop(own, "delivered", h)
+                    send(own, names.message_key("acknowledgement", "urgent", LANE), "receipt", "message", receipt)
+                    hop(own, "accepted", receipt)
+                    hop(own, "published", receipt)
             elif service.role == "audit":
                 counters[2 * slot] += int(h.get("x-hops", 1))
                 counters[2 * slot + 1] = time.time()
 
         async def on_message(message) -> None:  # noqa: ANN001
             async with message.process(requeue=True):
-                await handle(message)
+                headers = dict(message.headers or {})
+                for item in json.loads(headers["x-items"]) if "x-items" in headers else [headers]:
+                    handle(message.type, item)
 
         for queue_name in service.queues:
             channel = await connection.channel(publisher_confirms=True)
@@ -149,26 +173,16 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
         ready.set()
         while not go.is_set():
             await asyncio.sleep(0.05)
-        if alerts:
-            window = asyncio.Semaphore(PUBLISH_WINDOW)
-
-            async def one(i: int) -> None:
-                h = {"x-kind": "alert", "x-origin": service.platform, "x-id": str(i), "x-t0": repr(time.time())}  # text: AMQP floats may be 32-bit
-                try:
-                    await asyncio.gather(
-                        publish(own, names.message_key("alert", "urgent", LANE), samples["message"], "message", h),
-                        hop(own, "accepted", h), hop(own, "published", h))
-                finally:
-                    window.release()
-
-            tasks = []
-            for i in range(alerts):
-                await window.acquire()
-                tasks.append(asyncio.ensure_future(one(i)))
-            await asyncio.gather(*tasks)
+        for i in range(alerts):  # as intake commits them: the relay takes them a round at a time
+            h = {"x-kind": "alert", "x-origin": service.platform, "x-id": str(i), "x-t0": repr(time.time())}  # text: AMQP floats may be 32-bit
+            send(own, names.message_key("alert", "urgent", LANE), "message", "message", h)
+            hop(own, "accepted", h)
+            hop(own, "published", h)
+            if i % ROUND_ROWS == ROUND_ROWS - 1:
+                await asyncio.sleep(0)
         while not stop.is_set():
             await asyncio.sleep(0.1)
-        hop_relay.cancel()
+        relaying.cancel()
         results.put((service.name, published, delivered))
         await connection.close()
 
@@ -238,6 +252,6 @@ def measure(url: str, *, active: list[str], hub: str, origin: str, alerts: int, 
         "broker_publishes_per_second": round(publishes / seconds, 1) if seconds > 0 else None,
         "fan_out_ms": latency_summary(fan_out),
         "delivery_ms": latency_summary(per_delivery),
-        "prefetch": PREFETCH, "publish_window": PUBLISH_WINDOW,
+        "prefetch": PREFETCH, "relay_round_rows": ROUND_ROWS, "relay_batch_items": BATCH_ITEMS,
         "message_bytes": {name: len(body) for name, body in samples.items()},
     }

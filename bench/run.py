@@ -291,8 +291,16 @@ def sub_matching(size: dict[str, Any]) -> dict[str, Any]:
 
 # ---- verdicts and the table -----------------------------------------------------------------------
 
+def real_maximum(results: dict[str, Any]) -> float | None:
+    """The most alerts/s the real pipeline sustained in any phase: the closed-loop maximum is bounded by its
+    clients' round trips, so an open-loop load can sustain more."""
+    real = results.get("real", {})
+    rates = [p.get("sustained_per_second") for p in [*real.get("loads", []), real.get("max", {})]]
+    return max((r for r in rates if r), default=None)
+
+
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
-    real_max = results.get("real", {}).get("max", {}).get("sustained_per_second")
+    real_max = real_maximum(results)
     null = results.get("null", {}).get("alerts_per_second")
     raw_rate = results.get("raw", {}).get("messages_per_second")
     null_msgs = results.get("null", {}).get("broker_publishes_per_second")
@@ -305,7 +313,7 @@ def _load(results: dict[str, Any], rate: float) -> dict[str, Any]:
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, Any]:
-    real_max = results.get("real", {}).get("max", {}).get("sustained_per_second")
+    real_max = real_maximum(results)
     p99_50 = _load(results, 50).get("fan_out_ms", {}).get("p99")
     bulk = results.get("bulk", {})
     projected = (bulk["import_seconds"] * 100_000 / bulk["records"]) if bulk.get("records") else None
@@ -326,7 +334,7 @@ def print_tables(results: dict[str, Any]) -> None:
     ceilings.add_row("raw broker (quorum, persistent)", fmt(raw_r.get("messages_per_second")), "messages/s")
     ceilings.add_row("null pipeline", fmt(null_r.get("alerts_per_second")),
                      f"alerts/s ({fmt(null_r.get('broker_publishes_per_alert'))} publishes each)")
-    ceilings.add_row("real pipeline, maximum", fmt(real_r.get("max", {}).get("sustained_per_second")), "alerts/s")
+    ceilings.add_row("real pipeline, maximum", fmt(real_maximum(results)), "alerts/s sustained (best phase)")
     for name, value in results.get("ratios", {}).items():
         ceilings.add_row(name.replace("_", " "), fmt(value), "")
     console.print(ceilings)

@@ -20,11 +20,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
 """
 
 
+class AbandonedUnit(RuntimeError):
+    """A unit of work failed inside a shared transaction and its caller carried on: nothing may commit."""
+
+
 class SharedTransaction:
     """One transaction for the units of work of a batch's items (shared/messaging/runtime.py): while it is open
-    in a task, a unit of work on the same pool joins it as a savepoint, so an item the handler refuses rolls back
-    alone, and the effects, outbox rows and claims of all the others commit together, once. The connection is
-    taken when the first unit of work begins; the relay is woken after the commit, not before."""
+    in a task, a unit of work on the same pool joins it, so the effects, outbox rows and claims of every item
+    commit together, once. A unit of work that fails inside it leaves its writes half done, so the whole
+    transaction is then rolled back: the runtime runs the batch again without an item its handler refused, and
+    retries it whole after any other failure. The connection is taken when the first unit of work begins; the
+    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -32,6 +38,8 @@ class SharedTransaction:
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._after_commit: dict[Callable[[], None], None] = {}
         self._token: Token[SharedTransaction | None] | None = None
+        self._abandoned = False
+        self._outbox: list[OutgoingMessage] = []
 
     async def __aenter__(self) -> Self:
         self._token = _OPEN.set(self)
@@ -44,15 +52,20 @@ class SharedTransaction:
         _OPEN.reset(self._token)
         if self._connection is None or self._transaction is None:
             return
+        committing = exc_type is None and not self._abandoned
         try:
-            if exc_type is None:
+            if committing:
+                if self._outbox:
+                    await insert_outbox_rows(self._connection, self._outbox)
                 await self._transaction.commit()
             else:
                 await self._transaction.rollback()
         finally:
             await self.pool.release(self._connection)
             self._connection = None
-        if exc_type is None:
+        if exc_type is None and not committing:
+            raise AbandonedUnit("a unit of work failed inside the batch's transaction: nothing of the batch committed")
+        if committing:
             for wake in self._after_commit:
                 wake()
 
@@ -63,8 +76,13 @@ class SharedTransaction:
             await self._transaction.start()
         return self._connection
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._after_commit[callback] = None
+    def abandon(self) -> None:
+        self._abandoned = True
+
+    def add_outbox_rows(self, messages: list[OutgoingMessage], after_commit: Callable[[], None]) -> None:
+        """The outbox rows of every unit of work go in with one insert, just before the commit."""
+        self._outbox.extend(messages)
+        self._after_commit[after_commit] = None
 
 
 _OPEN: ContextVar[SharedTransaction | None] = ContextVar("pcms_shared_transaction", default=None)
@@ -105,16 +123,20 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._connection = await shared.connection()
         else:
             self._connection = await self._pool.acquire()
-        self._transaction = self._connection.transaction()  # a savepoint inside a shared transaction
-        await self._transaction.start()
+            self._transaction = self._connection.transaction()
+            await self._transaction.start()
         self.store = self._store_factory(self._connection)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._connection is not None and self._transaction is not None
+        assert self._connection is not None
         added = bool(self.outbox.pending)
+        if self._shared is not None:
+            await self._leave_shared(exc_type is None)
+            return
+        assert self._transaction is not None
         try:
             if exc_type is None:
                 await self._flush_outbox()
@@ -122,16 +144,28 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             else:
                 await self._transaction.rollback()
         finally:
-            if self._shared is None:
-                await self._pool.release(self._connection)
+            await self._pool.release(self._connection)
             self._connection = None
+            self._transaction = None
             self.outbox = BufferedOutbox()
         if exc_type is None and added:
-            if self._shared is not None:
-                self._shared.after_commit(self._after_commit)
+            self._after_commit()
+
+    async def _leave_shared(self, succeeded: bool) -> None:
+        shared, self._shared = self._shared, None
+        assert shared is not None
+        try:
+            if succeeded:
+                if self.outbox.pending:
+                    shared.add_outbox_rows(with_default_priority(self.outbox.pending, self._priority), self._after_commit)
             else:
-                self._after_commit()
-        self._shared = None
+                shared.abandon()
+        except BaseException:
+            shared.abandon()
+            raise
+        finally:
+            self._connection = None
+            self.outbox = BufferedOutbox()
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None

@@ -6,9 +6,10 @@ only when no message of a higher lane is being handled.
 A batch (`pcms.batch_relayed`, shared/messaging/batches.py) is verified once and its items handled in
 turn inside one transaction (`transaction`, a shared/db/uow.py SharedTransaction in the services), each
 item read, checked and refused on its own exactly as if it had come alone: an item that does not parse,
-claims another origin or that its handler refuses is quarantined alone, the others commit together. A
-handler failure on any item rolls the whole batch back and retries it as one message; its items that
-had been applied are then recognised by their ids.
+claims another origin or that its handler refuses is quarantined alone, the others commit together (an
+item refused by its handler may have written first: the transaction is rolled back and the others
+handled again without it). A handler failure on any item rolls the whole batch back and retries it as
+one message; its items that had been applied are then recognised by their ids.
 
 A message whose signature, signer, AMQP user_id or age the queue's trust rule refuses
 (shared/security/origin.py), that does not parse, or that its handler refuses, goes to quarantine
@@ -58,19 +59,10 @@ TransactionScope = Callable[[], AbstractAsyncContextManager[object]]
 _PARSE_ERRORS = (ValidationError, UnknownWireType, KeyError, ValueError)
 
 
-class Delivery(Protocol):
-    """What the runtime reads of a delivery, or of one item of a batch."""
-
-    body: bytes
-    headers: Any
-    message_id: str | None
-    correlation_id: str | None
-    type: str | None
-    content_type: str | None
-
-
 @dataclass(frozen=True)
 class ItemOfBatch:
+    """One item of a batch as the runtime reads a delivery: what it would have been had it come alone."""
+
     body: bytes
     headers: Any
     message_id: str | None
@@ -79,7 +71,10 @@ class ItemOfBatch:
     content_type: str | None
 
 
-def items_of(batch: BatchRelayed, delivery: Delivery) -> list[ItemOfBatch]:
+Delivery = AbstractIncomingMessage | ItemOfBatch
+
+
+def items_of(batch: BatchRelayed, delivery: AbstractIncomingMessage) -> list[ItemOfBatch]:
     """Each item as it would have come alone: its own id, correlation, type and body; the batch's headers."""
     headers = {**(delivery.headers or {}), BATCH_HEADER: str(batch.batch_id)}
     return [ItemOfBatch(item.body.encode(), headers, str(item.message_id),
@@ -133,6 +128,19 @@ def id_of_unreadable(message: Delivery) -> UUID:
         return UUID(str(message.message_id))
     except ValueError:
         return uuid5(NAMESPACE_URL, "pcms:body:" + hashlib.sha256(message.body).hexdigest())
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An item of a batch that goes to quarantine alone, and why."""
+
+    reason: str
+    why: dict[str, Any]
+    by_handler: bool = False
+
+
+class _Redo(Exception):
+    """The batch's transaction is rolled back and its items not yet refused handled again."""
 
 
 class Consumer:
@@ -202,34 +210,52 @@ class Consumer:
             await self._refuse(message, quarantine_reason(error), started)
             return
         items = items_of(batch, message)
-        handled: list[tuple[ItemOfBatch, str, float]] = []
-        refused: list[tuple[ItemOfBatch, str, dict[str, Any]]] = []
-        try:
-            async with self._turns.turn(self._lane), self._transaction():
-                for item in items:
-                    item_started = time.perf_counter()
-                    problem = await self._handle_item(item, handler, verdict, message.user_id)
-                    if isinstance(problem, Refusal):
-                        refused.append((item, problem.reason, problem.why))
-                    else:
-                        handled.append((item, str(problem or "processed"), _ms(item_started)))
-        except Exception as error:
-            outcome = await self._retry_or_park(message, error)
-            log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}", items=len(items),
-                        duration_ms=_ms(started), exc_info=True)
-            return
+        refused: dict[int, Refusal] = {}
+        while True:
+            try:
+                handled = await self._handle_items(items, handler, verdict, message.user_id, refused)
+            except _Redo:
+                continue
+            except Exception as error:
+                outcome = await self._retry_or_park(message, error)
+                log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
+                            items=len(items), duration_ms=_ms(started), exc_info=True)
+                return
+            break
         for item, outcome, duration in handled:
             with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
                                                          type=item.type, batch_id=message.message_id):
                 log.info("message_handled", outcome=outcome, duration_ms=duration, batch_items=len(items))
-        for item, reason, why in refused:
+        for index, refusal in refused.items():
+            item = items[index]
             with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
                                                          type=item.type, batch_id=message.message_id):
-                await self._refuse(item, reason, started, **why)
+                await self._refuse(item, refusal.reason, started, **refusal.why)
+
+    async def _handle_items(
+        self, items: list[ItemOfBatch], handler: Handler, verdict: Verdict, user_id: str | None,
+        refused: dict[int, Refusal],
+    ) -> list[tuple[ItemOfBatch, str, float]]:
+        """One pass over the items not yet refused, in one transaction. An item its handler refuses may have
+        written before refusing: it is set aside and the pass starts again without it (_Redo)."""
+        handled: list[tuple[ItemOfBatch, str, float]] = []
+        async with self._turns.turn(self._lane), self._transaction():
+            for index, item in enumerate(items):
+                if index in refused:
+                    continue
+                item_started = time.perf_counter()
+                problem = await self._handle_item(item, handler, verdict, user_id)
+                if isinstance(problem, Refusal):
+                    refused[index] = problem
+                    if problem.by_handler:
+                        raise _Redo
+                else:
+                    handled.append((item, str(problem or "processed"), _ms(item_started)))
+        return handled
 
     async def _handle_item(
         self, item: ItemOfBatch, handler: Handler, verdict: Verdict, user_id: str | None
-    ) -> "Outcome | None | Refusal":
+    ) -> Outcome | None | Refusal:
         try:
             model = parse(item.type, item.body, item.headers)
         except _PARSE_ERRORS as error:
@@ -240,7 +266,7 @@ class Consumer:
         try:
             return await handler(model)
         except MessageRejected as rejection:
-            return Refusal(str(rejection), {})
+            return Refusal(str(rejection), {}, by_handler=True)
 
     async def _refuse(self, message: Delivery, reason: str, started: float, **why: Any) -> None:
         """Quarantine with the reason (and its audit record), and the message's one log line."""
@@ -290,14 +316,6 @@ class Consumer:
         await self._publisher.publish(
             outgoing(event, exchange=target.audit_exchange, routing_key=names.audit_key(Hop.QUARANTINED))
         )
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An item of a batch that goes to quarantine alone, and why."""
-
-    reason: str
-    why: dict[str, Any]
 
 
 class ChannelSource(Protocol):

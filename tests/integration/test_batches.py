@@ -14,7 +14,7 @@ from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.messaging import names
 from shared.messaging.amqp import AioPikaPublisher, open_publishing_channel, user_of
 from shared.messaging.errors import MessageRejected
-from shared.messaging.outgoing import outgoing
+from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.runtime import BATCH_HEADER, QuarantineTarget, Subscription, start_consumers
 from tests.broker_probe import next_message
@@ -86,6 +86,8 @@ async def test_a_round_of_alerts_travels_as_one_batch_and_its_items_commit_in_on
         async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
             claimed = await uow.claim(consumer, model.message_id)
             seen.append((model.message_id, claimed, await uow.store.fetchval("SELECT txid_current()")))
+            uow.outbox.add(OutgoingMessage(exchange=names.AUDIT, routing_key="audit.enriched", body=b"{}",
+                                           type=HOP_RECORDED, message_id=f"{consumer}:{model.message_id}"))
 
     channel = await broker_connection.channel()
     await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
@@ -101,6 +103,8 @@ async def test_a_round_of_alerts_travels_as_one_batch_and_its_items_commit_in_on
     assert [(message_id, claimed) for message_id, claimed, _ in seen] == [(a.message_id, True) for a in alerts]
     assert len({transaction for _, _, transaction in seen}) == 1
     assert await claims_of(pool, consumer, 3) == {alert.message_id for alert in alerts}
+    rows = await pool.fetch("SELECT message_id FROM outbox WHERE message_id LIKE $1 ORDER BY id", f"{consumer}:%")
+    assert [row[0] for row in rows] == [f"{consumer}:{alert.message_id}" for alert in alerts]
 
 
 async def test_an_item_its_handler_refuses_is_quarantined_alone_and_the_others_commit(
@@ -129,8 +133,8 @@ async def test_an_item_its_handler_refuses_is_quarantined_alone_and_the_others_c
     recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB"))).body)
     assert recorded.hop == "quarantined" and recorded.message_id == refused
     claimed = await claims_of(pool, consumer, 2)
-    assert claimed == {alerts[0].message_id, alerts[2].message_id} and handled == [alerts[0].message_id,
-                                                                                    alerts[2].message_id]
+    assert claimed == {alerts[0].message_id, alerts[2].message_id}, "the refused item's claim was rolled back"
+    assert handled[-2:] == [alerts[0].message_id, alerts[2].message_id]
 
 
 async def test_a_handler_failure_rolls_the_whole_batch_back_and_it_comes_back_as_one(
@@ -152,3 +156,27 @@ async def test_a_handler_failure_rolls_the_whole_batch_back_and_it_comes_back_as
     ids = [alert.message_id for alert in alerts]
     assert attempts == [(message_id, True) for message_id in ids * 2], "the first attempt's claims were rolled back"
     assert await claims_of(pool, consumer, 3) == set(ids)
+
+
+async def test_a_unit_of_work_that_failed_inside_a_batch_lets_nothing_of_the_batch_commit(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(2)]
+    passes: list[UUID] = []
+
+    async def swallows_its_failure(model) -> None:
+        passes.append(model.message_id)
+        try:
+            async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+                await uow.claim(consumer, model.message_id)
+                if len(passes) == 2:
+                    raise LookupError("half done")
+        except LookupError:
+            pass
+
+    await consume_ingress(pool, broker_connection, keys, amqp_url, swallows_its_failure)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+
+    await wait_for(lambda: len(passes) >= 4)  # the batch came back after its delay, and committed
+    assert await claims_of(pool, consumer, 2) == {alert.message_id for alert in alerts}
+    assert passes[:4] == [alerts[0].message_id, alerts[1].message_id] * 2

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from bench.profiling import summarise
+from bench.run import real_maximum
 from bench.stats import fan_out_latencies, latency_summary, percentile, ratio, target
 from shared.cli.importer import SourceLine, batched, file_format, read_records
 
@@ -29,6 +30,15 @@ def test_latency_summary_and_ratios():
     assert latency_summary([])["p99"] is None
     assert ratio(150, 300) == 0.5 and ratio(1, 0) is None and ratio(None, 3) is None
     assert target(90, 100, at_most=True) == "met" and target(290, 300) == "missed" and target(None, 1) == "-"
+
+
+def test_the_real_maximum_is_the_best_sustained_rate_of_any_phase_that_completed():
+    results = {"real": {"loads": [{"sustained_per_second": 9.9}, {"sustained_per_second": 38.1},
+                                  {"sustained_per_second": None}],
+                        "max": {"sustained_per_second": 29.1}}}
+    assert real_maximum(results) == 38.1
+    assert real_maximum({"real": {"max": {"sustained_per_second": None}}}) is None
+    assert real_maximum({}) is None
 
 
 def test_fan_out_is_the_last_recipient_and_counts_only_messages_that_reached_everyone():
