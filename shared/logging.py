@@ -1,6 +1,7 @@
 """structlog, configured in one place: JSON in services, console on a terminal. Secrets are never logged:
 every record, ours and the libraries', passes `redact_secrets` before it is rendered."""
 
+import functools
 import logging
 import re
 import sys
@@ -30,7 +31,13 @@ _MAX_DEPTH = 8
 
 
 def is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and bool(SECRET_KEY.search(key)) and not NOT_A_SECRET.search(key)
+    return isinstance(key, str) and _names_a_secret(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_a_secret(key: str) -> bool:
+    """Log records reuse a few dozen key names: each is judged once (two regular expressions)."""
+    return bool(SECRET_KEY.search(key)) and not NOT_A_SECRET.search(key)
 
 
 def redact_text(text: str) -> str:

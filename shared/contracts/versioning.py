@@ -112,17 +112,20 @@ def message_version(data: Any, headers: Mapping[str, Any] | None = None, *, own:
     Looks at the AMQP header, the body's ``schema_version`` and the carried ``message.schema_version``.
     A body version that is not major.minor is left to the contract (its pattern rejects it with the field path).
     """
+    carried = _get(data.get("message"), "schema_version") if isinstance(data, Mapping) else None
+    return _newest(headers, _get(data, "schema_version"), carried, own=own)
+
+
+def _newest(headers: Mapping[str, Any] | None, body_version: Any, carried_version: Any, *, own: Version) -> Version:
     found: list[Version] = []
     raw = (headers or {}).get(VERSION_HEADER)
     if raw is not None:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", "replace")
         found.append(accept_version(str(raw), own=own, where=f"header {VERSION_HEADER}"))
-    if isinstance(data, Mapping):
-        for where, value in (("schema_version", data.get("schema_version")),
-                             ("message.schema_version", _get(data.get("message"), "schema_version"))):
-            if isinstance(value, str) and _VERSION.match(value.strip()):
-                found.append(accept_version(value, own=own, where=where))
+    for where, value in (("schema_version", body_version), ("message.schema_version", carried_version)):
+        if isinstance(value, str) and _VERSION.match(value.strip()):
+            found.append(accept_version(value, own=own, where=where))
     return max(found, default=Version.parse(LEGACY_VERSION))
 
 
@@ -138,7 +141,18 @@ def parse_versioned(
 
     Raises IncompatibleVersion for another major, pydantic.ValidationError for a body that breaks the
     contract. Unknown fields are ignored only when the message is of a newer minor than ``own``.
+
+    Almost every message reads strictly, so that is tried first and the versions it names are checked on
+    the result; only a message that does not read strictly is parsed as JSON to find its version first.
     """
+    try:
+        parsed = validate_json(body)
+    except ValidationError:
+        pass
+    else:
+        carried = getattr(getattr(parsed, "message", None), "schema_version", None)
+        _newest(headers, getattr(parsed, "schema_version", None), carried, own=own)  # refuses another major
+        return parsed
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
