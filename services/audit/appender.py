@@ -4,8 +4,8 @@ Every HopRecorded the service receives (and every read its API serves) goes thro
 task, which batches what is waiting, appends it in one transaction (seq taken from the locked
 counter row, so the log stays gap-free even if a tool appends too), and only then resolves the
 callers: the consumer runtime acks a message after its handler returned, so a message is acked
-only once its entry is committed. With prefetch above the batch size the broker keeps the batch
-full.
+only once its entry is committed. Under load each delivery holds the hops of a relay round
+(HopsRecorded), so a modest prefetch keeps the batches full.
 
 The task keeps the Merkle tree of the log in memory and signs a checkpoint (size, root, time) when
 `checkpoint_every` entries have been appended since the last one, or `checkpoint_seconds` after

@@ -13,8 +13,10 @@ class AuditSettings(ServiceSettings):
     api_token_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a verified token is trusted without a lookup: a revocation takes "
         "effect at the latest this long after it is made.")
-    prefetch: int = Field(default=1000, ge=1, le=10_000,
-                          description="Above audit_batch_max, so the appender's batches fill up.")
+    prefetch: int = Field(default=100, ge=1, le=10_000,
+                          description="Deliveries in flight. Under load each is a relay round's HopsRecorded (up to "
+                                      "PCMS_RELAY_BATCH hops), so a few fill the appender's batches; more would only "
+                                      "hold parsed hops in memory (1,000 took the hub's audit to 149 MB).")
     audit_batch_max: int = Field(default=500, ge=1, le=10_000, description="Entries appended per transaction at most.")
     audit_batch_linger_ms: float = Field(default=2.0, ge=0, le=1000,
                                          description="How long a batch waits for company before it commits.")
