@@ -244,7 +244,9 @@ class Consumer:
                 if index in refused:
                     continue
                 item_started = time.perf_counter()
-                problem = await self._handle_item(item, handler, verdict, user_id)
+                with structlog.contextvars.bound_contextvars(message_id=item.message_id, type=item.type,
+                                                             correlation_id=item.correlation_id):
+                    problem = await self._handle_item(item, handler, verdict, user_id)
                 if isinstance(problem, Refusal):
                     refused[index] = problem
                     if problem.by_handler:
