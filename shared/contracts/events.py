@@ -157,6 +157,7 @@ class HopsRecorded(Contract):
 
 
 MAX_ITEMS_PER_BATCH = 500
+MAX_ITEM_BODY_CHARS = 2_000_000  # an item is a whole contract, read against its own (tighter) limits when handled
 WireType = Annotated[str, StringConstraints(pattern=r"^pcms\.[a-z_]{1,60}$")]
 
 
@@ -166,7 +167,7 @@ class BatchItem(Contract):
     message_id: UUID = field("The id it travels under alone (its AMQP message_id).", MESSAGE_ID_EXAMPLE)
     correlation_id: UUID | None = field("Its correlation id (its AMQP correlation_id).", MESSAGE_ID_EXAMPLE,
                                         default=None)
-    body: Annotated[str, StringConstraints(min_length=2, max_length=2_000_000)] = field(
+    body: Annotated[str, StringConstraints(min_length=2, max_length=MAX_ITEM_BODY_CHARS)] = field(
         "Its JSON document, as text: read against the contract `item_type` names, exactly as if it came alone.",
         '{"message_id": "00000000-0000-0000-0000-000000001001", "origin": "NE"}')
 

@@ -134,7 +134,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         assert self._connection is not None
         added = bool(self.outbox.pending)
         if self._shared is not None:
-            await self._leave_shared(exc_type is None)
+            self._leave_shared(exc_type is None)
             return
         assert self._transaction is not None
         try:
@@ -151,21 +151,16 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         if exc_type is None and added:
             self._after_commit()
 
-    async def _leave_shared(self, succeeded: bool) -> None:
+    def _leave_shared(self, succeeded: bool) -> None:
+        """The shared transaction commits (or not) for everyone; this unit of work only hands its rows over."""
         shared, self._shared = self._shared, None
         assert shared is not None
-        try:
-            if succeeded:
-                if self.outbox.pending:
-                    shared.add_outbox_rows(with_default_priority(self.outbox.pending, self._priority), self._after_commit)
-            else:
-                shared.abandon()
-        except BaseException:
+        if not succeeded:
             shared.abandon()
-            raise
-        finally:
-            self._connection = None
-            self.outbox = BufferedOutbox()
+        elif self.outbox.pending:
+            shared.add_outbox_rows(with_default_priority(self.outbox.pending, self._priority), self._after_commit)
+        self._connection = None
+        self.outbox = BufferedOutbox()
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None
