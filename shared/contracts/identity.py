@@ -8,7 +8,15 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
-from shared.contracts.events import BatchRelayed, HopRecorded, HopsRecorded, MatchFound, MessageDispatched, MessageEnriched, RoutingDecided
+from shared.contracts.events import (
+    BatchRelayed,
+    HopRecorded,
+    HopsRecorded,
+    MatchFound,
+    MessageDispatched,
+    MessageEnriched,
+    RoutingDecided,
+)
 
 
 def derived_id(message_id: UUID, what: str) -> UUID:

@@ -5,14 +5,13 @@ routed, delivered...), each an outbox row committed with the effect it records. 
 hops of one round for one exchange into a single `pcms.hops_recorded` (HopsRecorded); the audit
 appends each hop on its own, once (by event id).
 
-The pipeline's messages (registry.JOINABLE): rows of one round with the same exchange, routing key, type,
-priority and headers
-leave joined in one `pcms.batch_relayed` (BatchRelayed, since contract 1.3), up to `max_items` each;
-a row with no such companion, and any other row, leaves as it is. A relay round holds several rows only when rows were
-committed faster than they were published, so at a light load every message still travels alone and
-nothing waits to fill a batch; under load a backlog travels, and is handled (shared/messaging/
-runtime.py), a batch at a time. Copies the hub holds for a suspended member are never joined: they are
-released one by one.
+The pipeline's messages (registry.JOINABLE): rows of one round with the same exchange, routing key,
+type, priority and headers leave joined in one `pcms.batch_relayed` (BatchRelayed, since contract
+1.3), up to `max_items` each; a row with no such companion, and any other row, leaves as it is. A
+relay round holds several rows only when rows were committed faster than they were published, so at
+a light load every message still travels alone and nothing waits to fill a batch; under load a
+backlog travels, and is handled (shared/messaging/runtime.py), a batch at a time. Copies the hub
+holds for a suspended member are never joined: they are released one by one.
 
 The rows of a publication are marked sent together, after its one confirm.
 """

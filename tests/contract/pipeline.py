@@ -10,6 +10,7 @@ body) - to verify the consumers' expectations against real messages, not hand-wr
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -268,6 +269,13 @@ class InMemoryFederation:
     # what travelled
     def bodies(self, wire_type: str) -> list[Travelled]:
         return [t for t in self.travelled if t.message.type == wire_type]
+
+
+def origin_of(body: dict[str, Any]) -> str | None:
+    """The origin a message body names; for a batch, its first item's."""
+    if "items" in body and "item_type" in body:
+        return json.loads(body["items"][0]["body"]).get("origin")
+    return body.get("origin")
 
 
 def submission(kind: str, **fields: Any) -> Any:

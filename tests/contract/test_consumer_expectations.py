@@ -19,7 +19,7 @@ from shared.contracts import registry
 from shared.contracts.catalogue import CONSUMERS, PRODUCERS, consumers_of
 from shared.messaging.outgoing import OutgoingMessage
 from tests.contract import pacts
-from tests.contract.pipeline import Delivery, InMemoryFederation, Travelled, run_scenario
+from tests.contract.pipeline import Delivery, InMemoryFederation, Travelled, origin_of, run_scenario
 from tests.federations import federation_with
 
 pytestmark = pytest.mark.contract
@@ -98,9 +98,7 @@ async def test_the_consumer_handles_its_example(name: str, declared: dict[str, A
     run = InMemoryFederation(FEDERATION)
     consumer = next(c for c in consumers_of(expectation["wire_type"]) if c.service == declared["consumer"])
     example = expectation["example"]
-    items = example.get("items") or [{"body": "{}"}]  # a batch: its items' origin
-    origin = example.get("origin") or json.loads(items[0]["body"]).get("origin", "")
-    queue = next(q for q in consumer.queues(FEDERATION) if f".{origin}." in f".{q}.") \
+    queue = next(q for q in consumer.queues(FEDERATION) if f".{origin_of(example) or ''}." in f".{q}.") \
         if consumer.service == "enrichment" else consumer.queues(FEDERATION)[0]
     sent = OutgoingMessage(exchange="", routing_key="", body=json.dumps(example).encode(),
                            type=expectation["wire_type"], message_id="example")

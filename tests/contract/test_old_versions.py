@@ -18,7 +18,7 @@ from shared.contracts.versioning import CURRENT, VERSION_HEADER, IncompatibleVer
 from shared.messaging.outgoing import OutgoingMessage
 from services.routing.domain.decisions import Original, decide
 from shared.policy import load_policy
-from tests.contract.pipeline import Delivery, InMemoryFederation, Travelled
+from tests.contract.pipeline import Delivery, InMemoryFederation, Travelled, origin_of
 from tests.federations import federation_with
 
 pytestmark = pytest.mark.contract
@@ -79,7 +79,7 @@ async def test_the_consumers_handle_messages_of_every_version(name: str, fixture
     batch = fixture["wire_type"] == registry.BATCH_RELAYED  # read by the consumers of its items' type
     for consumer in consumers_of(body["item_type"] if batch else fixture["wire_type"]):
         queues = consumer.queues(ROUTING_FEDERATION)
-        origin = json.loads(body["items"][0]["body"]).get("origin") if batch else body.get("origin")
+        origin = origin_of(body)
         queue = next((q for q in queues if origin and f".{origin}." in f".{q}."), queues[0])
         sent = OutgoingMessage(exchange="", routing_key="", body=json.dumps(fixture["body"]).encode(),
                                type=fixture["wire_type"], message_id="fixture", headers=fixture["headers"])
