@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from shared.db.connect import DatabaseTls, create_pool, ensure_database
+from shared.db.lanes import LanePool, lane_pools
 from shared.db.migrate import migrate
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
@@ -44,6 +45,10 @@ class Infrastructure:
     pool: asyncpg.Pool
     broker: BrokerSession
     relays: list[OutboxRelay] = field(default_factory=list)
+    lanes: dict[str | None, LanePool] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lanes = lane_pools(self.pool, self.settings.lane_limits)
 
     @property
     def federation(self) -> Federation:
@@ -58,15 +63,18 @@ class Infrastructure:
         return self.broker
 
     def unit_of_work_factory(
-        self, store_factory: Callable[[asyncpg.Connection], StoreT], *, lane: str | None = None
+        self, store_factory: Callable[[asyncpg.Connection], StoreT], *, lane: str | None = None,
+        connections_of: str | None = None,
     ) -> Callable[[], AsyncpgUnitOfWork[StoreT]]:
-        """Units of work for the handlers of `lane`: their outbox rows are relayed with the lane's priority."""
+        """Units of work for the handlers of `lane`: they draw on the connections the lane may take (or those of
+        `connections_of`), and their outbox rows are relayed with the lane's priority."""
         priority = names.LANE_PRIORITY.get(lane or "", 0)
-        return lambda: AsyncpgUnitOfWork(self.pool, store_factory, after_commit=self.wake_relays, priority=priority)
+        pool = self.lanes[connections_of or lane]
+        return lambda: AsyncpgUnitOfWork(pool, store_factory, after_commit=self.wake_relays, priority=priority)
 
     def relay(self, after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: []) -> OutboxRelay:
         relay = OutboxRelay(
-            AsyncpgOutboxStore(self.pool),
+            AsyncpgOutboxStore(self.pool, lower_lanes=self.lanes[names.ROUTINE]),
             self.publisher,
             batch_size=self.settings.relay_batch,
             poll_seconds=self.settings.relay_poll_seconds,
@@ -99,7 +107,7 @@ class Infrastructure:
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
-                                  transaction=lambda: SharedTransaction(self.pool))
+                                  transaction=lambda lane: SharedTransaction(self.lanes[lane]))
 
         await self.broker.when_connected(consume)
 

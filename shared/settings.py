@@ -3,9 +3,10 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.db.lanes import LaneLimits
 from shared.federation import DEFAULT_FEDERATION_FILE
 
 
@@ -57,12 +58,31 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(
         default=5, ge=2, le=100, description="Connections per process."
     )
+    database_urgent_reserve: int = Field(
+        default=2, ge=1, le=99, description="Connections of the pool that routine and bulk work never take: left for "
+        "urgent handlers and the urgent relay (shared/db/lanes.py). Less than database_pool_size.")
+    database_bulk_connections: int = Field(
+        default=1, ge=1, le=100, description="Connections bulk work (imports) may hold at once in one process.")
     relay_batch: int = Field(default=200, ge=1, le=5_000)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     relay_batch_items: int = Field(
         default=100, ge=1, le=500,
         description="Rows of one relay round for one destination that leave joined in one pcms.batch_relayed "
         "(contract 1.3); 1 sends every message alone, as before 1.3 (for members whose consumers are older).")
+
+    @model_validator(mode="after")
+    def _urgent_keeps_connections(self) -> "ServiceSettings":
+        try:
+            self.lane_limits  # noqa: B018
+        except ValueError as problem:
+            raise ValueError(f"database_urgent_reserve {self.database_urgent_reserve} with database_pool_size "
+                             f"{self.database_pool_size}: {problem}") from None
+        return self
+
+    @property
+    def lane_limits(self) -> LaneLimits:
+        return LaneLimits(size=self.database_pool_size, reserved_for_urgent=self.database_urgent_reserve,
+                          bulk=self.database_bulk_connections)
 
     @property
     def database_name(self) -> str:

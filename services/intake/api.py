@@ -40,8 +40,10 @@ def build_api(
     max_body_bytes: int,
     auth: ApiAuth,
     refusal: Callable[[], str | None] = lambda: None,
+    import_uow: Callable[[], UnitOfWork[IntakeStore]] | None = None,
 ) -> FastAPI:
-    """refusal() names why the platform cannot accept more now (backpressure), or None.
+    """refusal() names why the platform cannot accept more now (backpressure), or None. `import_uow` gives the units
+    of work of bulk imports (the bulk lane's connections, shared/db/lanes.py); by default, `new_uow`.
 
     Every /v1 endpoint needs a token of this platform (`Authorization: Bearer`); see shared/security/roles.py."""
     guard = Guard(platform=platform, service="intake", auth=auth)
@@ -156,6 +158,6 @@ def build_api(
 
     from services.intake.imports import import_router  # bulk imports on the BULK lane: POST /v1/imports
 
-    app.include_router(import_router(platform=platform, new_uow=new_uow, message_deps=message_deps, refusal=refusal,
+    app.include_router(import_router(platform=platform, new_uow=import_uow or new_uow, message_deps=message_deps, refusal=refusal,
                                      authorised=guard.require(Action.IMPORT)))
     return app

@@ -47,6 +47,8 @@ async def main(settings: IntakeSettings) -> None:
         api = build_api(
             platform=platform.code,
             new_uow=new_uow,
+            # an officer's import request waits for routine work's connections, not behind the bulk lane's batches
+            import_uow=infra.unit_of_work_factory(AsyncpgIntakeStore, lane=names.BULK, connections_of=names.ROUTINE),
             queries=AsyncpgIntakeQueries(infra.pool),
             message_deps=deps,
             health=lambda: {"broker": infra.broker.is_connected, "database": not infra.pool.is_closing()},

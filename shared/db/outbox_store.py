@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 import orjson
 
+from shared.db.lanes import ConnectionPool
 from shared.db.uow import insert_outbox_rows
+from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch
 from shared.messaging.relay import ALL_PRIORITIES
@@ -22,26 +24,34 @@ FOR UPDATE SKIP LOCKED
 
 
 class AsyncpgOutboxStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, lower_lanes: ConnectionPool | None = None) -> None:
+        """A round of rows below the urgent lane's priority takes its connection from `lower_lanes` (the pool as
+        routine work sees it, shared/db/lanes.py), so it never holds one kept for alerts."""
         self._pool = pool
+        self._lower_lanes: ConnectionPool = lower_lanes or pool
 
     @asynccontextmanager
     async def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AsyncIterator[OutboxBatch]:
-        async with self._pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(_TAKE, limit, *priorities)
-            batch = OutboxBatch([(row["id"], _to_message(row)) for row in rows])
-            yield batch
-            if batch.sent:
-                await connection.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", batch.sent)
-            if batch.follow_ups:
-                await insert_outbox_rows(connection, batch.follow_ups)
-            for row_id, error in batch.failed.items():
-                await connection.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
-                    "next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 60)) WHERE id = $1",
-                    row_id,
-                    error[:2000],
-                )
+        pool = self._pool if priorities[1] >= names.LANE_PRIORITY[names.URGENT] else self._lower_lanes
+        connection = await pool.acquire()
+        try:
+            async with connection.transaction():
+                rows = await connection.fetch(_TAKE, limit, *priorities)
+                batch = OutboxBatch([(row["id"], _to_message(row)) for row in rows])
+                yield batch
+                if batch.sent:
+                    await connection.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", batch.sent)
+                if batch.follow_ups:
+                    await insert_outbox_rows(connection, batch.follow_ups)
+                for row_id, error in batch.failed.items():
+                    await connection.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+                        "next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 60)) WHERE id = $1",
+                        row_id,
+                        error[:2000],
+                    )
+        finally:
+            await pool.release(connection)
 
     async def unsent_count(self) -> int:
         return await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")

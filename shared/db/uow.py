@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from shared.db.lanes import ConnectionPool, underlying
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 
 StoreT = TypeVar("StoreT")
@@ -32,7 +33,9 @@ class SharedTransaction:
     retries it whole after any other failure. The connection is taken when the first unit of work begins; the
     outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: ConnectionPool) -> None:
+        """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
+        same pool join the transaction."""
         self.pool = pool
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
@@ -99,7 +102,7 @@ class BufferedOutbox:
 class AsyncpgUnitOfWork(Generic[StoreT]):
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: ConnectionPool,
         store_factory: Callable[[asyncpg.Connection], StoreT],
         *,
         after_commit: Callable[[], None] = lambda: None,
@@ -118,7 +121,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
 
     async def __aenter__(self) -> Self:
         shared = _OPEN.get()
-        if shared is not None and shared.pool is self._pool:
+        if shared is not None and underlying(shared.pool) is underlying(self._pool):
             self._shared = shared
             self._connection = await shared.connection()
         else:

@@ -55,8 +55,13 @@ LAST_ERROR_HEADER = "x-pcms-last-error"
 FAILED_QUEUE_HEADER = "x-pcms-queue"
 
 Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
-TransactionScope = Callable[[], AbstractAsyncContextManager[object]]
+TransactionScope = Callable[[str | None], AbstractAsyncContextManager[object]]
+"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane)."""
 _PARSE_ERRORS = (ValidationError, UnknownWireType, KeyError, ValueError)
+
+
+def _no_transaction(_lane: str | None) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ class _Redo(Exception):
 class Consumer:
     def __init__(
         self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget,
-        *, verifier: MessageVerifier, turns: LaneTurns | None = None, transaction: TransactionScope = nullcontext,
+        *, verifier: MessageVerifier, turns: LaneTurns | None = None, transaction: TransactionScope = _no_transaction,
     ) -> None:
         self._channel = channel
         self._publisher = publisher
@@ -239,7 +244,7 @@ class Consumer:
         """One pass over the items not yet refused, in one transaction. An item its handler refuses may have
         written before refusing: it is set aside and the pass starts again without it (_Redo)."""
         handled: list[tuple[ItemOfBatch, str, float]] = []
-        async with self._turns.turn(self._lane), self._transaction():
+        async with self._turns.turn(self._lane), self._transaction(self._lane):
             for index, item in enumerate(items):
                 if index in refused:
                     continue
@@ -333,7 +338,7 @@ async def start_consumers(
     prefetch: int,
     verifier: MessageVerifier,
     lane_prefetch: Mapping[str, int] | None = None,
-    transaction: TransactionScope = nullcontext,
+    transaction: TransactionScope = _no_transaction,
 ) -> list[Consumer]:
     """`lane_prefetch` lowers the prefetch of a lane's queues: a delivery taken is a handler that may wait for a
     database connection, so few routine and bulk ones keep an alert's handler from queueing behind them."""
