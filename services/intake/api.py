@@ -10,6 +10,7 @@ from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
 from shared.contracts.messages import SubmitMessage
 from shared.http import UNREADABLE_BODY, create_app, service_unavailable, validation_failed
+from shared.messaging import names
 from shared.messaging.ports import UnitOfWork
 from shared.security.http_auth import NOT_FOUND, REFUSALS, ApiAuth, Guard, Principal
 from shared.security.roles import Action
@@ -39,10 +40,10 @@ def build_api(
     health: Callable[[], dict[str, bool]],
     max_body_bytes: int,
     auth: ApiAuth,
-    refusal: Callable[[], str | None] = lambda: None,
+    refusal: Callable[[str], str | None] = lambda _lane: None,
     import_uow: Callable[[], UnitOfWork[IntakeStore]] | None = None,
 ) -> FastAPI:
-    """refusal() names why the platform cannot accept more now (backpressure), or None. `import_uow` gives the units
+    """refusal(lane) names why the platform cannot accept more of a lane now (backpressure), or None. `import_uow` gives the units
     of work of bulk imports (the bulk lane's connections, shared/db/lanes.py); by default, `new_uow`.
 
     Every /v1 endpoint needs a token of this platform (`Authorization: Bearer`); see shared/security/roles.py."""
@@ -69,7 +70,7 @@ def build_api(
             max_length=200, description="Client's key for this submission: a retry with the same key is accepted once."
         )] = None,
     ) -> Accepted | JSONResponse:
-        if (reason := refusal()) is not None:
+        if (reason := refusal(names.lane_of(command.kind, command.priority))) is not None:
             return service_unavailable(reason)
         try:
             message = await handlers.submit_message(

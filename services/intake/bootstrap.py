@@ -56,8 +56,8 @@ async def main(settings: IntakeSettings) -> None:
             auth=ApiAuth(tokens=AsyncpgTokenStore(infra.pool), events=AsyncpgSecurityEventLog(infra.pool),
                          limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
                          cache_seconds=settings.api_token_cache_seconds, hub=infra.federation.hub.code),
-            refusal=lambda: (f"{relay.backlog} messages wait to be published"
-                             if relay.backlog > settings.max_outbox_backlog else None),
+            refusal=lambda lane: (f"{waiting} messages wait to be published"
+                                  if (waiting := relay.backlog_for(lane)) > settings.max_outbox_backlog else None),
         )
         answer_unavailable_on(api, STORAGE_OUTAGES)
         await run_until_stopped(

@@ -165,7 +165,7 @@ def import_router(
     new_uow: Callable[[], UnitOfWork[IntakeStore]],
     message_deps: dict[str, Any],
     authorised: Callable[..., Any],
-    refusal: Callable[[], str | None] = lambda: None,
+    refusal: Callable[[str], str | None] = lambda _lane: None,
 ) -> APIRouter:
     """`authorised` is the dependency that answers with the importing officer (or refuses the request)."""
     router = APIRouter()
@@ -175,7 +175,7 @@ def import_router(
     async def import_records(
         request: Annotated[ImportRequest, Body()], principal: Annotated[Principal, Depends(authorised)],
     ) -> ImportResult | JSONResponse:
-        if (reason := refusal()) is not None:
+        if (reason := refusal(names.BULK)) is not None:
             return service_unavailable(reason)
         convert = CONVERTERS[request.kind]
         results: list[LineResult] = []

@@ -53,8 +53,9 @@ class AsyncpgOutboxStore:
         finally:
             await pool.release(connection)
 
-    async def unsent_count(self) -> int:
-        return await self._pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+    async def unsent_by_priority(self) -> dict[int, int]:
+        rows = await self._pool.fetch("SELECT priority, count(*) AS unsent FROM outbox WHERE sent_at IS NULL GROUP BY priority")
+        return {row["priority"]: row["unsent"] for row in rows}
 
     async def forget_sent(self, older_than_seconds: float) -> int:
         status = await self._pool.execute(

@@ -25,7 +25,9 @@ class OutboxStore(Protocol):
         """Unsent rows whose priority is within `priorities` (inclusive), highest priority first, then oldest."""
         ...
 
-    async def unsent_count(self) -> int: ...
+    async def unsent_by_priority(self) -> dict[int, int]:
+        """Unsent rows by outbox priority."""
+        ...
 
     async def forget_sent(self, older_than_seconds: float) -> int: ...
 
@@ -50,6 +52,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._wakeups = {URGENT_ONLY: asyncio.Event(), ALL_BUT_URGENT: asyncio.Event()}
         self.backlog = 0
+        self._unsent: dict[int, int] = {}
 
     def wake(self) -> None:
         for wakeup in self._wakeups.values():
@@ -74,12 +77,25 @@ class OutboxRelay:
                     batch.follow_ups += self._after_sent(message)
         return len(batch.rows)
 
+    def note_unsent(self, by_priority: dict[int, int]) -> None:
+        self._unsent = dict(by_priority)
+        self.backlog = sum(by_priority.values())
+
+    def backlog_for(self, lane: str) -> int:
+        """The unsent rows a new message of `lane` would wait behind: those of its lane and of the lanes above it
+        (each round takes the highest priority first, and urgent rows have a loop of their own). A backlog of
+        imported records therefore never refuses an alert; the lowest lane waits behind every row."""
+        if lane == names.LANES[-1]:
+            return self.backlog
+        floor = names.LANE_PRIORITY[lane]
+        return sum(count for priority, count in self._unsent.items() if priority >= floor)
+
     async def watch_backlog(self, *, every_seconds: float = 2.0, keep_sent_seconds: float = 86_400) -> None:
-        """Keeps `backlog` current for backpressure and forgets rows sent long ago."""
+        """Keeps the backlog current for backpressure and forgets rows sent long ago."""
         rounds = 0
         while True:
             try:
-                self.backlog = await self._store.unsent_count()
+                self.note_unsent(await self._store.unsent_by_priority())
                 if rounds % 30 == 0:
                     await self._store.forget_sent(keep_sent_seconds)
             except Exception as error:

@@ -87,6 +87,19 @@ async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_
     assert "PublishError" in row["last_error"]
 
 
+async def test_a_backlog_of_imported_records_does_not_count_against_alerts(pool, broker_connection, keys, amqp_url):
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        for lane, rows in ((names.URGENT, 1), (names.ROUTINE, 2), (names.BULK, 4)):
+            for _ in range(rows):
+                uow.outbox.add(OutgoingMessage(exchange=names.DELIVERY, routing_key="NOWHERE", body=b"{}",
+                                               type=MESSAGE, message_id=str(uuid4()), priority=names.LANE_PRIORITY[lane]))
+    store = AsyncpgOutboxStore(pool)
+    relay = OutboxRelay(store, publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url),
+                        batch_size=50, poll_seconds=0.1)
+    relay.note_unsent(await store.unsent_by_priority())
+    assert (relay.backlog_for(names.URGENT), relay.backlog_for(names.ROUTINE), relay.backlog_for(names.BULK)) == (1, 3, 7)
+
+
 async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_records_it(broker_connection, keys,
                                                                                          amqp_url):
     publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)

@@ -16,7 +16,7 @@ from services.intake.imports import ImportDefaults, stolen_vehicle_alert
 pytestmark = pytest.mark.unit
 
 
-def api(refusal=lambda: None):  # noqa: ANN001, ANN201
+def api(refusal=lambda _lane: None):  # noqa: ANN001, ANN201
     uow = FakeUnitOfWork(InMemoryIntakeStore())
     auth = fake_auth()
     app = build_api(platform="NE", new_uow=lambda: uow, queries=None,  # type: ignore[arg-type]
@@ -57,11 +57,21 @@ def test_the_same_file_line_is_accepted_once():
 
 
 def test_backpressure_refuses_the_whole_request_and_too_many_records_are_refused():
-    client, _ = api(refusal=lambda: "20001 messages wait to be published")
+    client, _ = api(refusal=lambda _lane: "20001 messages wait to be published")
     assert client.post("/v1/imports", json=REQUEST).status_code == 503
     client, _ = api()
     many = {**REQUEST, "records": [{"line": i, "record": {"plate": f"P{i}"}} for i in range(1, 502)]}
     assert client.post("/v1/imports", json=many).status_code == 422
+
+
+def test_an_alert_is_accepted_while_only_imported_records_wait_to_be_published():
+    waiting = {"bulk": 20_001, "routine": 0, "urgent": 0}
+    client, _ = api(refusal=lambda lane: f"{waiting[lane]} messages wait" if waiting[lane] > 20_000 else None)
+    assert client.post("/v1/imports", json=REQUEST).status_code == 503
+    alert = {"kind": "alert", "submitted_by": "police", "evaluation": {"source": "A", "information": "1"},
+             "body": {"alert_type": "stolen_vehicle", "summary": "Hilux taken at gunpoint.",
+                      "entities": {"vehicles": [{"plate": "AB-1234-NE", "make": "Toyota"}]}}}
+    assert client.post("/v1/messages", json=alert).status_code == 202
 
 
 def test_a_record_becomes_a_stolen_vehicle_alert_with_one_vehicle():
