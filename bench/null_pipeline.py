@@ -52,7 +52,7 @@ def services_for(active: list[str], hub: str) -> list[NullService]:
     ]
     for code in active:
         found.append(NullService(f"intake@{code}", "intake", code, (names.inbox_queue(code, LANE),)))
-        found.append(NullService(f"audit@{code}", "audit", code, (names.audit_queue(code),)))
+        found.append(NullService(f"audit@{code}", "audit", code, (names.audit_queue(code, LANE),)))
     return found
 
 
@@ -119,7 +119,7 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
                             body = json.dumps({"batch_id": "", "item_type": kind,
                                                "items": [samples[sample].decode()] * len(chunk)}).encode()
                             going.append(publish(exchange, key, body, kind, {"x-items": json.dumps(chunk)}))
-                going += [publish(exchange, names.HOPS_KEY, b'{"batch_id":"","hops":[' + b",".join([samples["hop"]] * n)
+                going += [publish(exchange, names.hops_key(LANE), b'{"batch_id":"","hops":[' + b",".join([samples["hop"]] * n)
                                   + b"]}", "hops", {"x-hops": n}) for exchange, n in taken_hops.items()]
                 await asyncio.gather(*going)
 

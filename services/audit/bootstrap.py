@@ -50,7 +50,11 @@ async def main(settings: AuditSettings) -> None:
             await when_hops_recorded_append_each(batch, log_=appender)
 
         audit_exchange = names.AUDIT if is_hub else names.platform_exchange(platform.code)
-        subscriptions = [Subscription(names.audit_queue(platform.code), {HOP_RECORDED: on_hop, HOPS_RECORDED: on_hops})]
+        subscriptions = [
+            *(Subscription(names.audit_queue(platform.code, lane), {HOP_RECORDED: on_hop, HOPS_RECORDED: on_hops})
+              for lane in names.LANES),
+            Subscription(names.unlaned_audit_queue(platform.code), {HOP_RECORDED: on_hop, HOPS_RECORDED: on_hops}),
+        ]
         witness = None
         if not is_hub:
             witness = CheckpointWitness(

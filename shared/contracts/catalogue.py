@@ -129,7 +129,9 @@ def platforms_of(scope: Scope, federation: Federation) -> list[str]:
 
 
 _PLATFORM_EXCHANGE = name_in("platform_exchange")[1]
-_AUDIT_KEY = name_in("audit_key")[1]
+_AUDIT_KEY = name_in("audit_key")[1]  # published outside the outbox (a quarantined message's hop)
+_LANED_AUDIT_KEY = name_in("laned_audit_key", key="hop")[1]  # what the outbox relay publishes
+_HOPS_KEY = name_in("hops_key")[1]
 
 CONSUMERS: tuple[Consumer, ...] = (
     Consumer("enrichment", name_in("hub_ingress_queue"), "active", (registry.MESSAGE, registry.BATCH_RELAYED), "hub",
@@ -143,7 +145,10 @@ CONSUMERS: tuple[Consumer, ...] = (
              "takes delivered messages into the platform's inbox, acknowledges receipt, records routing decisions "
              "and hit notifications"),
     Consumer("audit", name_in("audit_queue"), "active", (registry.HOP_RECORDED, registry.HOPS_RECORDED),
-             "every active platform (its own audit queue)", "appends every hop to the platform's audit log"),
+             "every active platform (its own audit queues)", "appends every hop to the platform's audit log"),
+    Consumer("audit", name_in("unlaned_audit_queue"), "active", (registry.HOP_RECORDED, registry.HOPS_RECORDED),
+             "every active platform (its own audit queue)",
+             "appends what the one audit queue of releases before audit lanes still holds"),
     Consumer("audit", name_in("checkpoints_queue"), "active_members", (registry.CHECKPOINT_PUBLISHED,),
              "every active member (witness of the hub's log)", "witnesses the hub audit log's signed checkpoints"),
 )
@@ -151,12 +156,12 @@ CONSUMERS: tuple[Consumer, ...] = (
 PRODUCERS: tuple[Producer, ...] = (
     Producer("intake", registry.MESSAGE, _PLATFORM_EXCHANGE, name_in("message_key")[1], "active",
              "what the platform's officers submit, stamped; and receipts/acknowledgements of what it received"),
-    Producer("intake", registry.HOP_RECORDED, _PLATFORM_EXCHANGE, _AUDIT_KEY, "active",
+    Producer("intake", registry.HOP_RECORDED, _PLATFORM_EXCHANGE, _LANED_AUDIT_KEY, "active",
              "accepted, published (outbox relay), delivered and acknowledged hops"),
     Producer("enrichment", registry.MESSAGE_ENRICHED, names.HUB_ENRICHED,
              name_in("enriched_key")[1] if hasattr(names, "enriched_key") else "{kind}.{priority}", "hub",
              "the message with its normalised entities and cross-match hits"),
-    Producer("enrichment", registry.HOP_RECORDED, names.AUDIT, _AUDIT_KEY, "hub", "the enriched hop"),
+    Producer("enrichment", registry.HOP_RECORDED, names.AUDIT, _LANED_AUDIT_KEY, "hub", "the enriched hop"),
     Producer("routing", registry.MESSAGE_DISPATCHED, names.DELIVERY,
              name_in("delivery_key", platform="recipient")[1] if hasattr(names, "delivery_key") else "{recipient}", "hub",
              "one copy of the message per recipient, keyed by the recipient's code"),
@@ -165,12 +170,12 @@ PRODUCERS: tuple[Producer, ...] = (
              "to the origin: who the message was dispatched to, who was refused and why"),
     Producer("routing", registry.MATCH_FOUND, names.DELIVERY, name_in("delivery_key", platform="recipient")[1], "hub",
              "hit notifications to the owners of both matching records and to the hub"),
-    Producer("routing", registry.HOP_RECORDED, names.AUDIT, _AUDIT_KEY, "hub", "the routed hop"),
+    Producer("routing", registry.HOP_RECORDED, names.AUDIT, _LANED_AUDIT_KEY, "hub", "the routed hop"),
     Producer("audit", registry.CHECKPOINT_PUBLISHED, getattr(names, "AUDIT_CHECKPOINTS", "pcms.audit.checkpoints"), "",
              "hub", "the hub audit log's signed checkpoints, to every member's witness"),
-    Producer("intake", registry.HOPS_RECORDED, _PLATFORM_EXCHANGE, name_in("HOPS_KEY")[1], "active",
+    Producer("intake", registry.HOPS_RECORDED, _PLATFORM_EXCHANGE, _HOPS_KEY, "active",
              "the hops of one outbox relay round, joined in one message"),
-    *(Producer(service, registry.HOPS_RECORDED, names.AUDIT, name_in("HOPS_KEY")[1], "hub",
+    *(Producer(service, registry.HOPS_RECORDED, names.AUDIT, _HOPS_KEY, "hub",
                "the hops of one outbox relay round, joined in one message") for service in ("enrichment", "routing")),
     Producer("runtime", registry.HOP_RECORDED, _PLATFORM_EXCHANGE, _AUDIT_KEY, "active",
              "the quarantined hop of a message a platform's consumer could not read"),

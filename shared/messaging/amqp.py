@@ -33,6 +33,9 @@ async def apply_topology(connection: AbstractConnection, topology: Topology) -> 
             else:
                 queue = await channel.get_queue(binding.destination, ensure=False)
                 await queue.bind(source, binding.routing_key)
+        for binding in topology.retired:  # every retired binding's queue is still declared above
+            queue = await channel.get_queue(binding.destination, ensure=False)
+            await queue.unbind(binding.source, binding.routing_key)
 
 
 class AioPikaPublisher:

@@ -2,8 +2,9 @@
 
 Hops: every message a service handles records one or more hops (accepted, published, enriched,
 routed, delivered...), each an outbox row committed with the effect it records. The relay joins the
-hops of one round for one exchange into a single `pcms.hops_recorded` (HopsRecorded); the audit
-appends each hop on its own, once (by event id).
+hops of one round for one exchange and lane into a single `pcms.hops_recorded` (HopsRecorded), under
+the lane's key (audit.urgent.hops), so an alert's hops never queue behind an import's at the audit;
+the audit appends each hop on its own, once (by event id).
 
 The pipeline's messages (registry.JOINABLE): rows of one round with the same exchange, routing key,
 type, priority and headers leave joined in one `pcms.batch_relayed` (BatchRelayed, since contract
@@ -16,7 +17,7 @@ holds for a suspended member are never joined: they are released one by one.
 The rows of a publication are marked sent together, after its one confirm.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
@@ -53,12 +54,20 @@ def publications(
         for start in range(0, len(grouped), limit):
             chunk = tuple(grouped[start:start + limit])
             out.append(Publication(chunk[0][1] if len(chunk) == 1 else join(chunk), chunk))
-    return out
+    return [_on_its_lane(publication) for publication in out]
+
+
+def _on_its_lane(publication: Publication) -> Publication:
+    message = publication.message
+    if message.type != HOP_RECORDED:
+        return publication
+    key = names.laned_audit_key(names.lane_of_priority(message.priority), message.routing_key)
+    return Publication(replace(message, routing_key=key), publication.rows)
 
 
 def _group_of(message: OutgoingMessage, *, joins: bool) -> tuple:
     if message.type == HOP_RECORDED:
-        return ("hops", message.exchange)
+        return ("hops", message.exchange, names.lane_of_priority(message.priority))
     if not joins or message.type not in JOINABLE or message.routing_key.endswith("." + names.HELD):
         return ("alone",)
     return ("items", message.exchange, message.routing_key, message.type, message.priority,
@@ -70,7 +79,7 @@ def joined(rows: tuple[Row, ...]) -> OutgoingMessage:
     batch_id = str(hops_batch_id([hop.message_id for hop in hops]))
     body = b'{"batch_id":"' + batch_id.encode() + b'","hops":[' + b",".join(hop.body for hop in hops) + b"]}"
     return OutgoingMessage(
-        exchange=hops[0].exchange, routing_key=names.HOPS_KEY, body=body, type=HOPS_RECORDED, message_id=batch_id,
+        exchange=hops[0].exchange, routing_key=names.hops_key(names.lane_of_priority(hops[0].priority)), body=body, type=HOPS_RECORDED, message_id=batch_id,
         priority=max(hop.priority for hop in hops), headers=dict(hops[0].headers),
     )
 

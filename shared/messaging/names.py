@@ -57,8 +57,18 @@ def enriched_key(lane: str, kind: str) -> str:
     return f"{lane}.{kind}"
 
 
-def audit_queue(platform: str) -> str:
+def audit_queue(platform: str, lane: str) -> str:
+    return f"audit.{platform}.{lane}"
+
+
+def unlaned_audit_queue(platform: str) -> str:
+    """The one audit queue of releases before audit lanes: still declared and consumed, so an upgrade appends
+    what it held, but bound to nothing any more (Topology.retired)."""
     return f"audit.{platform}"
+
+
+def audit_queues(platform: str) -> list[str]:
+    return [*(audit_queue(platform, lane) for lane in LANES), unlaned_audit_queue(platform)]
 
 
 def checkpoints_queue(platform: str) -> str:
@@ -87,10 +97,32 @@ def message_key(kind: str, priority: str, lane: str) -> str:
 
 
 def audit_key(hop: str) -> str:
+    """A hop as its handler writes it; the relay publishes it under its lane's key (laned_audit_key)."""
     return f"audit.{hop}"
 
 
-HOPS_KEY = "audit.hops"  # the relay's joined hops (HopsRecorded); matches the audit.# bindings like every hop
+def lane_of_priority(priority: int) -> str:
+    """The lane of an outbox row: a row written outside any lane (priority 0) counts as routine."""
+    if priority >= LANE_PRIORITY[URGENT]:
+        return URGENT
+    return BULK if 0 < priority <= LANE_PRIORITY[BULK] else ROUTINE
+
+
+def laned_audit_key(lane: str, key: str) -> str:
+    """audit.delivered of an urgent row goes out as audit.urgent.delivered: each lane has its own audit queue."""
+    return f"audit.{lane}.{key.removeprefix('audit.')}"
+
+
+def hops_key(lane: str) -> str:
+    """The relay's joined hops (HopsRecorded) of one lane."""
+    return laned_audit_key(lane, "hops")
+
+
+def audit_binding_keys(lane: str) -> tuple[str, ...]:
+    """The routine queue also takes the unlaned keys (audit.delivered): of members not yet upgraded, and of hops
+    published outside the outbox (a quarantined message's)."""
+    laned = f"audit.{lane}.#"
+    return (laned, "audit.*") if lane == ROUTINE else (laned,)
 
 
 def quarantine_key(platform: str, service: str) -> str:

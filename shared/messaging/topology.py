@@ -1,15 +1,16 @@
 """The broker topology, declared in code and idempotent.
 
     platform P intake ──> pcms.platform.P ──message.<lane>.#──> hub.ingress.P.<lane> ──> enrichment
-                                 │ audit.#                                               │
-                                 ├──────────> audit.P (P's own audit)                    v
+                                 │ audit.<lane>.#                                        │
+                                 ├──────────> audit.P.<lane> (P's own audit)             v
                                  └──(e2e)──> pcms.audit <── hub services   pcms.hub.enriched ──<lane>.#──> hub.routing.<lane>
-                                                 │ #                                                             │ routing
+                                                 │ audit.<lane>.#                                                │ routing
                                                  v                                                               v
-                                             audit.HUB                     pcms.delivery ──P.<lane>──> inbox.P.<lane> ──> P intake
+                                             audit.HUB.<lane>              pcms.delivery ──P.<lane>──> inbox.P.<lane> ──> P intake
 
 Every hop has one queue per lane (urgent, routine, bulk), consumed side by side, so an alert never
-waits behind routine or bulk traffic.
+waits behind routine or bulk traffic; so has the audit (the relay publishes hops under their lane's
+key, audit.<lane>.<hop>; unlaned keys, audit.<hop>, go to the routine queue).
 
 Every consuming queue is a bounded quorum queue (max-length with reject-publish, so publishers
 are refused rather than messages dropped) that dead-letters at-least-once to pcms.dlx -> <queue>.dlq,
@@ -56,6 +57,7 @@ class Topology:
     exchanges: list[ExchangeSpec] = field(default_factory=list)
     queues: list[QueueSpec] = field(default_factory=list)
     bindings: list[BindingSpec] = field(default_factory=list)
+    retired: list[BindingSpec] = field(default_factory=list)  # what earlier releases bound: removed when applied
 
 
 def federation_topology(federation: Federation) -> Topology:
@@ -74,12 +76,10 @@ def federation_topology(federation: Federation) -> Topology:
             ExchangeSpec(names.RETRY, "direct"),
             *(ExchangeSpec(names.delay_exchange(s), "topic") for s in names.RETRY_DELAYS_SECONDS),
         ],
-        queues=[*(QueueSpec(names.hub_routing_queue(lane)) for lane in names.LANES), QueueSpec(names.audit_queue(hub))],
-        bindings=[
-            *(BindingSpec(names.HUB_ENRICHED, names.hub_routing_queue(lane), f"{lane}.#") for lane in names.LANES),
-            BindingSpec(names.AUDIT, names.audit_queue(hub), "#"),
-        ],
+        queues=[QueueSpec(names.hub_routing_queue(lane)) for lane in names.LANES],
+        bindings=[BindingSpec(names.HUB_ENRICHED, names.hub_routing_queue(lane), f"{lane}.#") for lane in names.LANES],
     )
+    _audit_queues(topo, names.AUDIT, hub, unlaned_key="#")
     for platform in federation.connected_platforms:
         code = platform.code
         exchange = names.platform_exchange(code)
@@ -98,8 +98,7 @@ def federation_topology(federation: Federation) -> Topology:
         if code != hub:
             topo.queues.append(QueueSpec(names.held_queue(code), dead_letter=False))
             topo.bindings.append(BindingSpec(names.DELIVERY, names.held_queue(code), names.delivery_key(code, names.HELD)))
-            topo.queues.append(QueueSpec(names.audit_queue(code)))
-            topo.bindings.append(BindingSpec(exchange, names.audit_queue(code), "audit.#"))
+            _audit_queues(topo, exchange, code, unlaned_key="audit.#")
             topo.queues.append(QueueSpec(names.checkpoints_queue(code)))
             topo.bindings.append(BindingSpec(names.AUDIT_CHECKPOINTS, names.checkpoints_queue(code), ""))
     for queue in [q for q in topo.queues if q.dead_letter]:
@@ -110,6 +109,16 @@ def federation_topology(federation: Federation) -> Topology:
         topo.queues.append(QueueSpec(names.delay_queue(seconds), dead_letter=False, delay_seconds=seconds))
         topo.bindings.append(BindingSpec(names.delay_exchange(seconds), names.delay_queue(seconds), "#"))
     return topo
+
+
+def _audit_queues(topo: Topology, exchange: str, code: str, *, unlaned_key: str) -> None:
+    """A platform's audit queues, one per lane; the one queue of earlier releases is kept for what it holds."""
+    for lane in names.LANES:
+        topo.queues.append(QueueSpec(names.audit_queue(code, lane)))
+        topo.bindings.extend(BindingSpec(exchange, names.audit_queue(code, lane), key)
+                             for key in names.audit_binding_keys(lane))
+    topo.queues.append(QueueSpec(names.unlaned_audit_queue(code)))
+    topo.retired.append(BindingSpec(exchange, names.unlaned_audit_queue(code), unlaned_key))
 
 
 def queue_arguments(queue: QueueSpec) -> dict[str, object]:

@@ -87,7 +87,7 @@ def _with_parking_lots(queues: Iterable[str], existing: set[str]) -> list[str]:
 def member_queues(federation: Federation, code: str) -> list[str]:
     """The queues a member platform's services consume from (and may read with the management 'get')."""
     existing = {q.name for q in federation_topology(federation).queues}
-    own = [*(names.inbox_queue(code, lane) for lane in names.LANES), names.audit_queue(code),
+    own = [*(names.inbox_queue(code, lane) for lane in names.LANES), *names.audit_queues(code),
            names.checkpoints_queue(code), names.quarantine_queue(code)]
     return _with_parking_lots(own, existing)
 
@@ -105,7 +105,7 @@ def _retried(federation: Federation, queues: Iterable[str]) -> list[str]:
 
 def member_user(federation: Federation, code: str) -> BrokerUser:
     quarantine_keys = key_prefix(names.quarantine_key(code, ""))
-    consumed = [*(names.inbox_queue(code, lane) for lane in names.LANES), names.audit_queue(code),
+    consumed = [*(names.inbox_queue(code, lane) for lane in names.LANES), *names.audit_queues(code),
                 names.checkpoints_queue(code)]
     return BrokerUser(
         name=federation.broker_user(code), role="member", tags=(), platform=code,
@@ -137,12 +137,12 @@ def hub_audit_user(federation: Federation) -> BrokerUser:
         permission=Permission(
             configure=NOTHING,
             write=exactly([names.AUDIT_CHECKPOINTS, names.AUDIT, names.QUARANTINE, *_runtime_exchanges()]),
-            read=exactly(_with_parking_lots([names.audit_queue(hub)], existing)),
+            read=exactly(_with_parking_lots(names.audit_queues(hub), existing)),
         ),
         topic_permissions=(
             TopicPermission(names.AUDIT, write=key_prefix("audit.")),
             TopicPermission(names.QUARANTINE, write=key_prefix(names.quarantine_key(hub, ""))),
-            *_retry_permissions(_retried(federation, [names.audit_queue(hub)])),
+            *_retry_permissions(_retried(federation, names.audit_queues(hub))),
         ),
     )
 

@@ -9,8 +9,8 @@ Trust rules, by queue:
   hub.routing.<lane>            signer HUB (the hub's enrichment)
   inbox.P.<lane>, held.P,
   checkpoints.P                 signer HUB
-  audit.P (a member)            signer P or HUB
-  audit.HUB                     any platform of the federation
+  audit.P.<lane>, audit.P       signer P or HUB (P a member)
+  audit.HUB.<lane>, audit.HUB   any platform of the federation
 and for every queue: the key is known, of that signer and not retired; the signature verifies;
 signed-at is neither older than the freshness limit (a replay) nor in the future; the AMQP
 user_id (which the broker guarantees is the publishing connection's user) is one of the signer's
@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.federation import Federation
+from shared.messaging import names
 from shared.security.signing import (
     KEY_ID_HEADER,
     SIGNATURE_HEADER,
@@ -87,7 +88,8 @@ def trust_rule(queue: str, federation: Federation) -> TrustRule | None:
         return TrustRule(frozenset({hub}))
     if len(parts) == 2 and parts[0] in ("held", "checkpoints") and federation.knows(parts[1]):
         return TrustRule(frozenset({hub}))
-    if len(parts) == 2 and parts[0] == "audit" and federation.knows(parts[1]):
+    if parts[0] == "audit" and (len(parts) == 2 or len(parts) == 3 and parts[2] in names.LANES) \
+            and federation.knows(parts[1]):
         if parts[1] == hub:
             return TrustRule(frozenset(p.code for p in federation.platforms))
         return TrustRule(frozenset({parts[1], hub}))

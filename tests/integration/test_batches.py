@@ -130,7 +130,7 @@ async def test_an_item_its_handler_refuses_is_quarantined_alone_and_the_others_c
     assert parse(MESSAGE, quarantined.body).message_id == refused
     assert quarantined.headers["x-quarantine-reason"] == "not for this platform"
     assert quarantined.headers[BATCH_HEADER]
-    recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB"))).body)
+    recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB", names.ROUTINE))).body)
     assert recorded.hop == "quarantined" and recorded.message_id == refused
     claimed = await claims_of(pool, consumer, 2)
     assert claimed == {alerts[0].message_id, alerts[2].message_id}, "the refused item's claim was rolled back"

@@ -13,11 +13,18 @@ from shared.contracts.registry import HOP_RECORDED, HOPS_RECORDED, MESSAGE, pars
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.messaging import names, operations
-from shared.messaging.amqp import AioPikaPublisher, amqp_message, apply_topology, open_publishing_channel, user_of
+from shared.messaging.amqp import (
+    AioPikaPublisher,
+    amqp_message,
+    apply_topology,
+    connect,
+    open_publishing_channel,
+    user_of,
+)
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxRelay
 from shared.messaging.runtime import ATTEMPT_HEADER, LAST_ERROR_HEADER, QuarantineTarget, Subscription, start_consumers
-from shared.messaging.topology import federation_topology
+from shared.messaging.topology import QueueSpec, federation_topology, queue_arguments
 from tests.broker_probe import next_message
 from tests.signing import TestKeys
 
@@ -68,11 +75,74 @@ async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(
         uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
     relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
     assert await relay.relay_once() == 1
-    arrived = await next_message(channel, names.audit_queue("HUB"))
+    arrived = await next_message(channel, names.audit_queue("HUB", names.ROUTINE))
     assert arrived.type == HOP_RECORDED and arrived.message_id == str(hop.event_id)
     assert parse(arrived.type, arrived.body) == hop
     assert arrived.user_id == user_of(amqp_url) and arrived.headers["x-pcms-key-id"] == keys.keys["HUB"].key_id
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_relay_publishes_each_hop_to_the_audit_queue_of_its_lane_at_the_member_and_at_the_hub(
+        pool, broker_connection, keys, amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "NE", amqp_url)
+    exchange = names.platform_exchange("NE")
+    by_lane = {lane: [a_hop() for _ in range(n)] for lane, n in ((names.URGENT, 1), (names.ROUTINE, 2), (names.BULK, 3))}
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        for lane, hops in by_lane.items():
+            for hop in hops:
+                uow.outbox.add(outgoing(hop, exchange=exchange, routing_key=names.audit_key(hop.hop),
+                                        priority=names.LANE_PRIORITY[lane]))
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
+    assert await relay.relay_once() == 6
+    channel = await broker_connection.channel()
+    for platform in ("NE", "HUB"):
+        for lane, hops in by_lane.items():
+            arrived = await next_message(channel, names.audit_queue(platform, lane))
+            events = [parse(arrived.type, arrived.body)] if arrived.type == HOP_RECORDED else \
+                parse(arrived.type, arrived.body, arrived.headers).hops
+            assert events == hops, f"{platform} {lane}"
+    queues = [*(names.audit_queue(p, lane) for p in ("NE", "HUB") for lane in names.LANES),
+              names.unlaned_audit_queue("NE"), names.unlaned_audit_queue("HUB")]
+    assert set((await operations.count(broker_connection, queues)).values()) == {0}
+
+
+async def test_a_hop_with_an_unlaned_key_from_a_member_not_yet_upgraded_reaches_the_routine_audit_queues(
+        broker_connection, keys, amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "NE", amqp_url)
+    hop = a_hop()
+    await publisher.publish(outgoing(hop, exchange=names.platform_exchange("NE"), routing_key="audit.accepted"))
+    channel = await broker_connection.channel()
+    for platform in ("NE", "HUB"):
+        assert parse(HOP_RECORDED, (await next_message(channel, names.audit_queue(platform, names.ROUTINE))).body) == hop
+
+
+async def test_applying_the_topology_over_an_earlier_release_unbinds_its_one_audit_queue_and_keeps_what_it_holds(
+        amqp_url, federation, keys):
+    connection = await connect(amqp_url, name="tests")
+    try:
+        async with connection.channel() as channel:  # the hub's audit queue as releases before audit lanes declared it
+            audit = await channel.declare_exchange(names.AUDIT, "topic", durable=True)
+            earlier = await channel.declare_queue(names.unlaned_audit_queue("HUB"), durable=True,
+                                                  arguments=queue_arguments(QueueSpec(names.unlaned_audit_queue("HUB"))))
+            await earlier.bind(audit, "#")
+        publisher = publisher_for(await open_publishing_channel(connection), keys, "HUB", amqp_url)
+        before = a_hop()
+        await publisher.publish(outgoing(before, exchange=names.AUDIT, routing_key="audit.accepted"))
+
+        await apply_topology(connection, federation_topology(federation))
+        await apply_topology(connection, federation_topology(federation))  # again: unbinding what is gone is no error
+        after = [a_hop(), a_hop()]
+        await publisher.publish(outgoing(after[0], exchange=names.AUDIT, routing_key="audit.urgent.accepted"))
+        await publisher.publish(outgoing(after[1], exchange=names.AUDIT, routing_key="audit.accepted"))
+
+        channel = await connection.channel()
+        assert parse(HOP_RECORDED, (await next_message(channel, names.unlaned_audit_queue("HUB"))).body) == before
+        assert parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB", names.URGENT))).body) == after[0]
+        assert parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB", names.ROUTINE))).body) == after[1]
+        assert (await operations.count(connection, [names.unlaned_audit_queue("HUB")])) == {
+            names.unlaned_audit_queue("HUB"): 0}
+    finally:
+        await connection.close()
 
 
 async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_connection, keys, amqp_url):
@@ -120,7 +190,7 @@ async def test_consumer_quarantines_an_unreadable_message_with_the_reason_and_re
     quarantined = await next_message(channel, names.quarantine_queue("HUB"))
     assert "origin: Field required" in quarantined.headers["x-quarantine-reason"]
     assert quarantined.headers["x-quarantine-queue"] == "hub.ingress.NE.urgent"
-    recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB"))).body)
+    recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("HUB", names.ROUTINE))).body)
     assert recorded.hop == "quarantined" and str(recorded.message_id) == quarantined.message_id
     assert handled == []
 
@@ -135,7 +205,7 @@ async def test_a_failed_message_comes_back_after_a_delay_and_succeeds(broker_con
             raise ConnectionError("database is away")
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
-    await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: fails_once})],
+    await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB", names.ROUTINE), {HOP_RECORDED: fails_once})],
                           target, prefetch=10, verifier=keys.verifier(user_of(amqp_url)))
     await publisher.publish(outgoing(a_hop(), exchange=names.AUDIT, routing_key="audit.accepted"))
     deadline = asyncio.get_running_loop().time() + 15
@@ -155,14 +225,14 @@ async def test_a_message_that_fails_its_last_attempt_is_parked_with_the_error_an
         raise RuntimeError("still broken")
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
-    await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: failing})],
+    await start_consumers(broker_connection, publisher, [Subscription(names.audit_queue("HUB", names.ROUTINE), {HOP_RECORDED: failing})],
                           target, prefetch=10, verifier=keys.verifier(user_of(amqp_url)))
     hop = a_hop()
     last_attempt = outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted")
     last_attempt.headers[ATTEMPT_HEADER] = len(names.RETRY_DELAYS_SECONDS)
     await publisher.publish(last_attempt)
     channel = await broker_connection.channel()
-    parked = await next_message(channel, names.dead_letter_queue(names.audit_queue("HUB")))
+    parked = await next_message(channel, names.dead_letter_queue(names.audit_queue("HUB", names.ROUTINE)))
     assert parked.message_id == str(hop.event_id)
     assert parked.headers[ATTEMPT_HEADER] == len(names.RETRY_DELAYS_SECONDS) + 1
     assert parked.headers[LAST_ERROR_HEADER] == "RuntimeError: still broken"
@@ -176,16 +246,16 @@ async def test_an_operator_replays_a_quarantined_message_back_through_validation
     await quarantine.publish(
         aio_pika.Message(b'{"fixed": "now"}', type=HOP_RECORDED, message_id="m-1",
                          headers={"x-quarantine-reason": "origin: Field required",
-                                  "x-quarantine-queue": names.audit_queue("HUB")}),
+                                  "x-quarantine-queue": names.audit_queue("HUB", names.ROUTINE)}),
         routing_key="HUB.audit",
     )
     await asyncio.sleep(0.2)
     assert (await operations.count(broker_connection, [names.quarantine_queue("HUB")]))[names.quarantine_queue("HUB")] == 1
     [held] = await operations.peek(broker_connection, names.quarantine_queue("HUB"), limit=5)
-    assert held.reason == "origin: Field required" and held.origin_queue == names.audit_queue("HUB")
+    assert held.reason == "origin: Field required" and held.origin_queue == names.audit_queue("HUB", names.ROUTINE)
     replayed = await operations.replay(broker_connection, names.quarantine_queue("HUB"), limit=10)
     assert [m.message_id for m in replayed] == ["m-1"]
-    back = await next_message(channel, names.audit_queue("HUB"))
+    back = await next_message(channel, names.audit_queue("HUB", names.ROUTINE))
     assert back.body == b'{"fixed": "now"}' and "x-quarantine-reason" not in back.headers
     assert back.headers["x-pcms-replayed-from"] == names.quarantine_queue("HUB")
     assert (await operations.count(broker_connection, [names.quarantine_queue("HUB")]))[names.quarantine_queue("HUB")] == 0
@@ -201,8 +271,8 @@ async def test_relay_joins_the_hops_of_a_round_in_one_signed_message_and_marks_e
             uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key="audit.accepted"))
     relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=0.1)
     assert await relay.relay_once() == 3
-    arrived = await next_message(channel, names.audit_queue("HUB"))
-    assert arrived.type == HOPS_RECORDED and arrived.routing_key == names.HOPS_KEY
+    arrived = await next_message(channel, names.audit_queue("HUB", names.ROUTINE))
+    assert arrived.type == HOPS_RECORDED and arrived.routing_key == names.hops_key(names.ROUTINE)
     assert parse(arrived.type, arrived.body, arrived.headers).hops == hops
     assert arrived.user_id == user_of(amqp_url) and arrived.headers["x-pcms-key-id"] == keys.keys["HUB"].key_id
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0

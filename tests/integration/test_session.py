@@ -59,7 +59,7 @@ async def test_consumers_and_publishing_resume_after_the_connection_is_cut(amqp_
 
     target = QuarantineTarget("HUB", "audit", names.AUDIT)
     await session.when_connected(lambda _: start_consumers(
-        session, session, [Subscription(names.audit_queue("HUB"), {HOP_RECORDED: handler})], target, prefetch=10,
+        session, session, [Subscription(names.audit_queue("HUB", names.ROUTINE), {HOP_RECORDED: handler})], target, prefetch=10,
         verifier=keys.verifier(session.user)))
     supervisor = asyncio.create_task(session.run())
     try:

@@ -165,7 +165,7 @@ async def assert_quarantined(observer: aio_pika.abc.AbstractChannel, model: Mess
     assert quarantined.message_id == str(model.message_id)
     assert reason in quarantined.headers["x-quarantine-reason"], quarantined.headers["x-quarantine-reason"]
     assert quarantined.headers["x-quarantine-queue"] == INGRESS
-    recorded = parse(HOP_RECORDED, (await next_message(observer, names.audit_queue("HUB"))).body)
+    recorded = parse(HOP_RECORDED, (await next_message(observer, names.audit_queue("HUB", names.ROUTINE))).body)
     assert recorded.hop == Hop.QUARANTINED and recorded.message_id == model.message_id
     assert reason in recorded.detail["reason"]
 

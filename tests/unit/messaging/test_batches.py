@@ -1,6 +1,7 @@
 """What the outbox relay publishes for a round of rows: hops joined per exchange, the pipeline's messages joined
 per destination, everything else as it is."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -38,7 +39,7 @@ def test_the_hops_of_a_round_leave_in_one_message_that_parses_into_every_hop_in_
 
     assert publication.rows == tuple(rows)
     message = publication.message
-    assert (message.type, message.exchange, message.routing_key) == (HOPS_RECORDED, exchange, names.HOPS_KEY)
+    assert (message.type, message.exchange, message.routing_key) == (HOPS_RECORDED, exchange, names.hops_key(names.ROUTINE))
     batch = parse(message.type, message.body, message.headers)
     assert [hop.model_dump_json().encode() for hop in batch.hops] == [m.body for _, m in rows]
     assert str(batch.batch_id) == message.message_id
@@ -53,8 +54,26 @@ def test_other_messages_go_on_their_own_and_hops_are_joined_per_exchange() -> No
 
     assert [p.rows for p in going] == [(alert,), (rows[1], rows[3]), (lone_hop,)]
     assert going[0].message is alert[1]
-    assert going[2].message is lone_hop[1] and going[2].message.type == HOP_RECORDED
+    assert going[2].message.body == lone_hop[1].body and going[2].message.type == HOP_RECORDED
     assert going[1].message.type == HOPS_RECORDED
+
+
+def test_hops_leave_on_their_lane_so_an_alerts_hops_never_queue_behind_an_imports_at_the_audit() -> None:
+    exchange = names.platform_exchange("NE")
+    urgent, routine, bulk, unlaned = (hop_row(1, exchange), hop_row(2, exchange), hop_row(3, exchange),
+                                      hop_row(4, exchange, Hop.DELIVERED))
+    rows = [(1, replace(urgent[1], priority=names.LANE_PRIORITY[names.URGENT])),
+            (2, replace(routine[1], priority=names.LANE_PRIORITY[names.ROUTINE])),
+            (3, replace(bulk[1], priority=names.LANE_PRIORITY[names.BULK])), unlaned,
+            (5, replace(hop_row(5, exchange)[1], priority=names.LANE_PRIORITY[names.BULK]))]
+
+    going = publications(rows)
+
+    assert [(p.message.routing_key, [row_id for row_id, _ in p.rows]) for p in going] == [
+        ("audit.urgent.accepted", [1]), ("audit.routine.hops", [2, 4]), ("audit.bulk.hops", [3, 5])]
+    assert going[0].message.type == HOP_RECORDED and going[0].message.body == urgent[1].body
+    assert all(names.lane_of_priority(p.message.priority) == lane
+               for p, lane in zip(going, (names.URGENT, names.ROUTINE, names.BULK), strict=True))
 
 
 def test_a_large_round_is_split_at_the_batch_limit() -> None:

@@ -14,7 +14,7 @@ def test_the_lane_of_a_queue_is_its_last_word_when_it_is_a_lane() -> None:
     assert lane_of_queue(names.hub_ingress_queue("NE", names.URGENT)) == names.URGENT
     assert lane_of_queue(names.hub_routing_queue(names.ROUTINE)) == names.ROUTINE
     assert lane_of_queue(names.inbox_queue("ML", names.BULK)) == names.BULK
-    assert lane_of_queue(names.audit_queue("HUB")) is None
+    assert lane_of_queue(names.unlaned_audit_queue("HUB")) is None
 
 
 async def test_a_routine_message_waits_until_no_urgent_one_is_being_handled() -> None:

@@ -48,7 +48,8 @@ def test_a_member_reads_only_its_own_queues_and_no_exchange_so_it_can_bind_nothi
     readable = {q for q in queues if allows(mr.permission.read, q)}
     assert readable == {
         *(names.inbox_queue("MR", lane) for lane in names.LANES), *(f"inbox.MR.{lane}.dlq" for lane in names.LANES),
-        "audit.MR", "audit.MR.dlq", "checkpoints.MR", "checkpoints.MR.dlq", "quarantine.MR",
+        *(f"audit.MR{suffix}" for suffix in (".urgent", ".routine", ".bulk", "")),
+        *(f"audit.MR{suffix}.dlq" for suffix in (".urgent", ".routine", ".bulk", "")), "checkpoints.MR", "checkpoints.MR.dlq", "quarantine.MR",
     }
     assert not [e for e in exchanges if allows(mr.permission.read, e)]  # queue.bind needs read on the exchange
     assert not allows(mr.permission.read, names.DELIVERY)
@@ -91,7 +92,9 @@ def test_the_hub_audit_reads_the_hubs_audit_queue_and_publishes_checkpoints() ->
     federation = federation_with()
     exchanges, queues = resources(federation)
     audit = users_by_name(federation)[federation.hub_audit_broker_user]
-    assert {q for q in queues if allows(audit.permission.read, q)} == {"audit.HUB", "audit.HUB.dlq"}
+    assert {q for q in queues if allows(audit.permission.read, q)} == {
+        *(f"audit.HUB{suffix}" for suffix in (".urgent", ".routine", ".bulk", "")),
+        *(f"audit.HUB{suffix}.dlq" for suffix in (".urgent", ".routine", ".bulk", ""))}
     assert allows(audit.permission.write, names.AUDIT_CHECKPOINTS)
     assert not allows(audit.permission.write, names.DELIVERY) and audit.permission.configure == "^$"
 

@@ -76,6 +76,8 @@ def test_a_signature_verifies_with_the_signers_key_only(keys):
     ("checkpoints.MR", {"HUB"}, None),
     ("audit.MR", {"MR", "HUB"}, None),
     ("audit.HUB", {"HUB", "MR", "ML", "BF", "NE", "TD"}, None),
+    ("audit.MR.urgent", {"MR", "HUB"}, None),
+    ("audit.HUB.bulk", {"HUB", "MR", "ML", "BF", "NE", "TD"}, None),
 ])
 def test_each_queue_has_a_trust_rule_naming_who_may_sign_for_it(queue, signers, origin):
     rule = trust_rule(queue, federation_with())
@@ -84,6 +86,7 @@ def test_each_queue_has_a_trust_rule_naming_who_may_sign_for_it(queue, signers, 
 
 def test_an_unknown_queue_has_no_trust_rule_so_nothing_is_accepted_on_it(keys):
     assert trust_rule("somewhere.else", keys.federation) is None
+    assert trust_rule("audit.MR.someday", keys.federation) is None
     assert not verdict(keys, delivery(keys, "HUB", "somewhere.else")).accepted
 
 
