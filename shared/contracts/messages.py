@@ -160,6 +160,8 @@ _EVENT_FOR_COMMAND: dict[type[Header], type[Stamp]] = {
 def stamp(command: Header, *, message_id: UUID, origin: str, created_at: datetime) -> "Message":
     """The event a platform publishes for an accepted command."""
     event_type = _EVENT_FOR_COMMAND[type(command)]
-    fields = command.model_dump()
+    # the command's own values, not a dump of them: its body and entities are validated already, and pydantic
+    # takes a model instance of the field's own type as it is (a dump would be validated all over again)
+    fields = {name: getattr(command, name) for name in type(command).model_fields}
     fields["correlation_id"] = command.correlation_id or message_id
     return event_type(**fields, message_id=message_id, origin=origin, created_at=created_at)
