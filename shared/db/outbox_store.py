@@ -57,6 +57,13 @@ class AsyncpgOutboxStore:
         rows = await self._pool.fetch("SELECT priority, count(*) AS unsent FROM outbox WHERE sent_at IS NULL GROUP BY priority")
         return {row["priority"]: row["unsent"] for row in rows}
 
+    async def reclaim_sent(self) -> None:
+        """Measured with autovacuum off (as on the benchmark's server): 215,000 dead row versions after a
+        100,000-record import, and a take walked 77,000 index entries for its 200 rows, 68 ms a round at NE.
+        SKIP_LOCKED: another process on this database may be reclaiming right now; ANALYZE keeps the take's
+        plan on the index as the backlog grows."""
+        await self._pool.execute("VACUUM (ANALYZE, SKIP_LOCKED) outbox")
+
     async def forget_sent(self, older_than_seconds: float) -> int:
         status = await self._pool.execute(
             "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)", older_than_seconds

@@ -31,6 +31,11 @@ class OutboxStore(Protocol):
 
     async def forget_sent(self, older_than_seconds: float) -> int: ...
 
+    async def reclaim_sent(self) -> None:
+        """Frees what rows marked sent leave behind (old row versions, their index entries), so a take never walks
+        them; without it, only autovacuum would, if the server runs it."""
+        ...
+
 
 class OutboxRelay:
     def __init__(
@@ -42,8 +47,10 @@ class OutboxRelay:
         poll_seconds: float,
         after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
         max_batch_items: int = 1,
+        reclaim_every_sent: int = 5000,
     ) -> None:
-        """`max_batch_items` above 1 joins a round's rows for one destination (shared/messaging/batches.py)."""
+        """`max_batch_items` above 1 joins a round's rows for one destination (shared/messaging/batches.py).
+        Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them."""
         self._store = store
         self._max_batch_items = max_batch_items
         self._after_sent = after_sent
@@ -53,6 +60,8 @@ class OutboxRelay:
         self._wakeups = {URGENT_ONLY: asyncio.Event(), ALL_BUT_URGENT: asyncio.Event()}
         self.backlog = 0
         self._unsent: dict[int, int] = {}
+        self._reclaim_every_sent = reclaim_every_sent
+        self._sent_since_reclaim = 0
 
     def wake(self) -> None:
         for wakeup in self._wakeups.values():
@@ -75,6 +84,7 @@ class OutboxRelay:
                 for row_id, message in publication.rows:
                     batch.sent.append(row_id)
                     batch.follow_ups += self._after_sent(message)
+        self._sent_since_reclaim += len(batch.sent)
         return len(batch.rows)
 
     def note_unsent(self, by_priority: dict[int, int]) -> None:
@@ -91,11 +101,14 @@ class OutboxRelay:
         return sum(count for priority, count in self._unsent.items() if priority >= floor)
 
     async def watch_backlog(self, *, every_seconds: float = 2.0, keep_sent_seconds: float = 86_400) -> None:
-        """Keeps the backlog current for backpressure and forgets rows sent long ago."""
+        """Keeps the backlog current for backpressure, reclaims rows marked sent and forgets rows sent long ago."""
         rounds = 0
         while True:
             try:
                 self.note_unsent(await self._store.unsent_by_priority())
+                if self._sent_since_reclaim >= self._reclaim_every_sent:
+                    self._sent_since_reclaim = 0
+                    await self._store.reclaim_sent()
                 if rounds % 30 == 0:
                     await self._store.forget_sent(keep_sent_seconds)
             except Exception as error:

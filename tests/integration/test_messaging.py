@@ -145,6 +145,31 @@ async def test_applying_the_topology_over_an_earlier_release_unbinds_its_one_aud
         await connection.close()
 
 
+async def test_the_relay_reclaims_the_rows_it_marked_sent_once_enough_have_been(pool, broker_connection, keys, amqp_url):
+    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
+    async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
+        for _ in range(30):
+            uow.outbox.add(outgoing(a_hop(), exchange=names.AUDIT, routing_key="audit.accepted"))
+    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=10, poll_seconds=0.1, reclaim_every_sent=20)
+    vacuums = "SELECT vacuum_count, n_dead_tup FROM pg_stat_user_tables WHERE relname = 'outbox'"
+    watching = asyncio.create_task(relay.watch_backlog(every_seconds=0.05))
+    try:
+        await relay.relay_once()
+        await asyncio.sleep(0.5)
+        assert (await pool.fetchrow(vacuums))["vacuum_count"] == 0, "10 sent: not yet"
+        await relay.relay_once()
+        await relay.relay_once()
+        for _ in range(100):
+            if (await pool.fetchrow(vacuums))["vacuum_count"] > 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        watching.cancel()
+    reclaimed = await pool.fetchrow(vacuums)
+    assert reclaimed["vacuum_count"] == 1 and reclaimed["n_dead_tup"] == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL") == 30
+
+
 async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_connection, keys, amqp_url):
     publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
