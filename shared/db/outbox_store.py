@@ -59,7 +59,7 @@ class AsyncpgOutboxStore:
 
     async def reclaim_sent(self) -> None:
         """Measured with autovacuum off (as on the benchmark's server): 215,000 dead row versions after a
-        100,000-record import, and a take walked 77,000 index entries for its 200 rows, 68 ms a round at NE.
+        100,000-record import, and a take walked 77,000 index entries for its 200 rows, 61-106 ms a round.
         SKIP_LOCKED: another process on this database may be reclaiming right now; ANALYZE keeps the take's
         plan on the index as the backlog grows."""
         await self._pool.execute("VACUUM (ANALYZE, SKIP_LOCKED) outbox")

@@ -77,9 +77,10 @@ def _group_of(message: OutgoingMessage, *, joins: bool) -> tuple:
 def joined(rows: tuple[Row, ...]) -> OutgoingMessage:
     hops = [message for _, message in rows]
     batch_id = str(hops_batch_id([hop.message_id for hop in hops]))
+    key = names.hops_key(names.lane_of_priority(hops[0].priority))
     body = b'{"batch_id":"' + batch_id.encode() + b'","hops":[' + b",".join(hop.body for hop in hops) + b"]}"
     return OutgoingMessage(
-        exchange=hops[0].exchange, routing_key=names.hops_key(names.lane_of_priority(hops[0].priority)), body=body, type=HOPS_RECORDED, message_id=batch_id,
+        exchange=hops[0].exchange, routing_key=key, body=body, type=HOPS_RECORDED, message_id=batch_id,
         priority=max(hop.priority for hop in hops), headers=dict(hops[0].headers),
     )
 
