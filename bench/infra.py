@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -68,12 +69,40 @@ class Broker:
         with self._api() as api:
             api.delete(f"/api/vhosts/{quote(vhost, safe='')}")
 
+    def headroom(self) -> dict[str, Any]:
+        """The broker's file descriptors in use and its limit, and the vhosts earlier runs left (`--keep`)."""
+        with self._api() as api:
+            nodes = api.get("/api/nodes", params={"columns": "fd_used,fd_total"})
+            vhosts = api.get("/api/vhosts", params={"columns": "name"})
+            nodes.raise_for_status()
+            vhosts.raise_for_status()
+        node = nodes.json()[0]
+        return {"file_descriptors_used": node.get("fd_used"), "file_descriptors_limit": node.get("fd_total"),
+                "bench_vhosts_left": sorted(v["name"] for v in vhosts.json() if v["name"].startswith("bench-"))}
+
     def queued(self, vhost: str) -> dict[str, int]:
         """Messages in each queue of the vhost (ready + unacked), as the management API last sampled them."""
         with self._api() as api:
             response = api.get(f"/api/queues/{quote(vhost, safe='')}", params={"columns": "name,messages"})
             response.raise_for_status()
             return {q["name"]: int(q.get("messages") or 0) for q in response.json()}
+
+
+FILE_DESCRIPTOR_SHARE = 0.5
+
+
+def headroom_warning(headroom: dict[str, Any]) -> str | None:
+    """Why this run may hang before it starts: every quorum queue holds files open, and a broker out of file
+    descriptors takes new connections and never answers them (the services then log broker_connect_failed)."""
+    used, limit = headroom.get("file_descriptors_used") or 0, headroom.get("file_descriptors_limit") or 0
+    left = headroom.get("bench_vhosts_left") or []
+    if not left and not (limit and used > FILE_DESCRIPTOR_SHARE * limit):
+        return None
+    found = f"the broker uses {used} of its {limit} file descriptors"
+    if left:
+        found += f"; earlier runs left {len(left)} vhosts ({', '.join(left[:5])}{', ...' if len(left) > 5 else ''})"
+        found += ": remove them with `rabbitmqctl delete_vhost NAME`"
+    return found
 
 
 def database_url() -> str:
@@ -120,13 +149,21 @@ def write_federation(path: Path, active_members: list[str], broker_user_prefix: 
 
 # ---- process figures from /proc -----------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (its threads included)."""
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU of a process (its threads included); with `reaped_children`, also that of its children
+    that have exited and been waited for."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), reaped_children=reaped_children)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
+
+
+def stat_cpu_seconds(stat: str, *, reaped_children: bool = False) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of /proc/PID/stat)
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime (16, 17)
+    return ticks / CLOCK_TICKS
 
 
 INFRASTRUCTURE_COMMANDS = {"beam.smp": "rabbitmq", "postgres": "postgresql"}
@@ -135,16 +172,25 @@ INFRASTRUCTURE_COMMANDS = {"beam.smp": "rabbitmq", "postgres": "postgresql"}
 def infrastructure_cpu() -> dict[str, float]:
     """CPU seconds of the broker's and the database server's processes on this host (all of them: the benchmark
     runs alone), so the cost of an alert is counted across every process that carries it."""
-    totals = dict.fromkeys(INFRASTRUCTURE_COMMANDS.values(), 0.0)
+    found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            command = (proc / "comm").read_text().strip()
+            found.append(((proc / "comm").read_text().strip(), (proc / "stat").read_text()))
         except OSError:
             continue
+    return infrastructure_cpu_of(found)
+
+
+def infrastructure_cpu_of(processes: list[tuple[str, str]]) -> dict[str, float]:
+    """From (command, /proc/PID/stat) of every process. A PostgreSQL backend that exits between two readings
+    takes its CPU out of the sum of live processes, so the reaped children of each process are counted too: the
+    postmaster's then hold it. Without them a phase's delta could come out negative."""
+    totals = dict.fromkeys(INFRASTRUCTURE_COMMANDS.values(), 0.0)
+    for command, stat in processes:
         if command in INFRASTRUCTURE_COMMANDS:
-            totals[INFRASTRUCTURE_COMMANDS[command]] += cpu_seconds(int(proc.name))
+            totals[INFRASTRUCTURE_COMMANDS[command]] += stat_cpu_seconds(stat, reaped_children=True)
     return totals
 
 

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import null_pipeline, profiling, raw
-from bench.infra import Broker, RunningFederation, start_federation, stop_federation, wait_idle
+from bench.infra import Broker, RunningFederation, headroom_warning, start_federation, stop_federation, wait_idle
 from bench.payloads import wire_samples
 from bench.real_pipeline import measure_load, bulk_import
 from bench.stats import fmt, ratio, target
@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
-        "members": members, "targets": TARGETS,
+        "members": members, "targets": TARGETS, "broker_at_start": broker.headroom(),
     }
+    if (warning := headroom_warning(results["broker_at_start"])) is not None:
+        console.print(f"[yellow]{warning}[/yellow]")
     samples = wire_samples([m for m in ["HUB", *members] if m != "NE"])
     try:
         if "raw" in parts:

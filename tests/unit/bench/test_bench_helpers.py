@@ -4,6 +4,7 @@ import io
 
 import pytest
 
+from bench.infra import CLOCK_TICKS, headroom_warning, infrastructure_cpu_of, stat_cpu_seconds
 from bench.profiling import summarise
 from bench.run import real_maximum
 from bench.stats import fan_out_latencies, latency_summary, percentile, ratio, target
@@ -90,3 +91,42 @@ def test_profile_summary_gives_self_and_inclusive_shares():
     assert found["self"][0] == {"function": "parse (c.py)", "percent": 60.0}
     inclusive = {x["function"]: x["percent"] for x in found["inclusive"]}
     assert inclusive == {"handle (shared/b.py)": 80.0, "flush (services/d.py)": 20.0}
+
+
+def _stat(pid: int, command: str, utime: int, stime: int, cutime: int = 0, cstime: int = 0) -> str:
+    return (f"{pid} ({command}) S 1 {pid} {pid} 0 -1 4194304 20434 3070590 1 65 {utime} {stime} {cutime} {cstime} "
+            "20 0 1 0 55224 224456704 7860")
+
+
+def test_the_database_cpu_keeps_what_a_backend_used_after_it_exits():
+    ticks = CLOCK_TICKS
+    with_backend = [("postgres", _stat(10, "postgres", 1 * ticks, 0)),
+                    ("postgres", _stat(11, "postgres", 4 * ticks, 1 * ticks)),
+                    ("beam.smp", _stat(20, "beam.smp", 2 * ticks, 1 * ticks)),
+                    ("python", _stat(30, "python", 9 * ticks, 0))]
+    reaped = [("postgres", _stat(10, "postgres", 1 * ticks, 0, cutime=4 * ticks, cstime=1 * ticks)),
+              ("beam.smp", _stat(20, "beam.smp", 2 * ticks, 1 * ticks)),
+              ("python", _stat(30, "python", 9 * ticks, 0))]
+
+    before, after = infrastructure_cpu_of(with_backend), infrastructure_cpu_of(reaped)
+
+    assert before == {"rabbitmq": 3.0, "postgresql": 6.0}
+    assert after == before
+
+
+def test_a_process_name_with_a_parenthesis_does_not_shift_the_fields():
+    assert stat_cpu_seconds(_stat(40, "odd) (name", 3 * CLOCK_TICKS, CLOCK_TICKS, cutime=CLOCK_TICKS)) == 4.0
+    assert stat_cpu_seconds(_stat(40, "odd) (name", 3 * CLOCK_TICKS, CLOCK_TICKS, cutime=CLOCK_TICKS),
+                            reaped_children=True) == 5.0
+
+
+def test_the_run_warns_of_vhosts_left_by_kept_runs_and_of_a_broker_short_of_file_descriptors():
+    assert headroom_warning({"file_descriptors_used": 35, "file_descriptors_limit": 1024, "bench_vhosts_left": []}) is None
+
+    crowded = headroom_warning({"file_descriptors_used": 936, "file_descriptors_limit": 1024,
+                                "bench_vhosts_left": ["bench-3517e5d4", "bench-e4db0641"]})
+    short = headroom_warning({"file_descriptors_used": 600, "file_descriptors_limit": 1024, "bench_vhosts_left": []})
+
+    assert crowded is not None and "936 of its 1024" in crowded and "bench-3517e5d4, bench-e4db0641" in crowded
+    assert "delete_vhost" in crowded
+    assert short is not None and "600 of its 1024" in short
