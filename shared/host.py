@@ -136,7 +136,8 @@ async def infrastructure(service: str, settings: ServiceSettings) -> AsyncIterat
     pool = await create_pool(settings.database_url.get_secret_value(), settings.database_name,
                              max_size=settings.database_pool_size, tls=DatabaseTls.from_settings(settings))
     amqp_url, broker_user = service_amqp_url(service, settings, federation_file.current())
-    broker = BrokerSession(amqp_url.get_secret_value(), name=f"{service}@{settings.platform}", signer=signer)
+    broker = BrokerSession(amqp_url.get_secret_value(), name=f"{service}@{settings.platform}", signer=signer,
+                           connect_timeout=settings.amqp_connect_timeout_seconds)
     declares = declares_topology(service, settings, federation_file.current())
     log.info("broker_identity", user=broker_user or "from PCMS_AMQP_URL", declares_topology=declares)
     if declares:

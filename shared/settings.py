@@ -18,6 +18,9 @@ class ServiceSettings(BaseSettings):
         default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
         validation_alias=AliasChoices("PCMS_AMQP_URL", "AMQP_URL"),
     )
+    amqp_connect_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long the broker may take to complete the AMQP handshake before the attempt "
+        "is logged as failed and retried.")
     amqp_tls: bool = Field(default=False, description="Connect with amqps (also implied by an amqps:// URL or a CA file).")
     amqp_tls_ca_file: Path | None = Field(default=None, description="CA bundle that signed the broker's certificate.")
     amqp_tls_cert_file: Path | None = Field(default=None, description="Client certificate (with amqp_tls_key_file).")

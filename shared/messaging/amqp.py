@@ -10,9 +10,29 @@ from shared.messaging.topology import Topology, queue_arguments
 from shared.security.signing import Signer
 
 
-async def connect(url: str, *, name: str) -> AbstractConnection:
+class HandshakeTimeout(ConnectionError):
+    pass
+
+
+async def connect(url: str, *, name: str, timeout: float = 30.0) -> AbstractConnection:
     """A plain connection for short jobs (operators' commands, tests); services use BrokerSession."""
-    return await aio_pika.connect(url, client_properties={"connection_name": name})
+    return await handshake(url, name=name, timeout=timeout)
+
+
+async def handshake(url: str, *, name: str, timeout: float) -> AbstractConnection:
+    """A connection, or HandshakeTimeout once `timeout` seconds pass without the broker completing the AMQP
+    handshake: a broker out of file descriptors takes the TCP connection and then never answers."""
+    try:
+        return await aio_pika.connect(url, client_properties={"connection_name": name}, timeout=timeout)
+    except TimeoutError as error:
+        raise HandshakeTimeout(f"the broker at {_where(url)} did not complete the AMQP handshake within {timeout:g} s "
+                               "(out of file descriptors, or blocked? see its log and `rabbitmq-diagnostics status`)"
+                               ) from error
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (5671 if parts.scheme == 'amqps' else 5672)}"
 
 
 async def open_publishing_channel(connection: AbstractConnection) -> AbstractChannel:

@@ -11,11 +11,10 @@ the channel it came from, or the broker redelivers it.
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
-from shared.messaging.amqp import amqp_message, user_of
+from shared.messaging.amqp import amqp_message, handshake, user_of
 from shared.messaging.outgoing import OutgoingMessage
 from shared.security.signing import Signer
 
@@ -30,8 +29,11 @@ class BrokerUnavailable(ConnectionError):
 
 class BrokerSession:
     def __init__(self, url: str, *, name: str, signer: Signer, publish_timeout: float = 30.0,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 10.0, connect_timeout: float = 30.0) -> None:
+        """`connect_timeout` bounds the AMQP handshake: a broker that takes the TCP connection and never answers
+        (out of file descriptors, say) is a failed attempt, logged and retried, not a start that waits forever."""
         self._url = url
+        self._connect_timeout = connect_timeout
         self._signer = signer
         self.user = user_of(url)
         self._name = name
@@ -43,6 +45,8 @@ class BrokerSession:
         self._lost = asyncio.Event()
         self.connected = asyncio.Event()
         self.connections_made = 0
+        self.failed_attempts = 0
+        self.last_failure: str | None = None  # why the latest attempt failed; None once connected
 
     @property
     def is_connected(self) -> bool:
@@ -75,19 +79,22 @@ class BrokerSession:
                 raise
             except Exception as error:
                 failures += 1
-                log.warning("broker_connect_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
+                self.failed_attempts += 1
+                self.last_failure = f"{type(error).__name__}: {error}"
+                log.warning("broker_connect_failed", error=self.last_failure, attempt=failures)
             await self._close()
             await asyncio.sleep(min(0.5 * 2 ** min(failures, 6), self._max_backoff))
 
     async def _connect(self) -> None:
         self._lost.clear()
-        connection = await aio_pika.connect(self._url, client_properties={"connection_name": self._name})
+        connection = await handshake(self._url, name=self._name, timeout=self._connect_timeout)
         self._connection = connection
         connection.close_callbacks.add(lambda *_: self._lost.set())
         self._publishing = await self.channel(publisher_confirms=True, on_return_raises=True)
         for setup in self._on_connected:
             await setup(connection)
         self.connections_made += 1
+        self.last_failure = None
         self.connected.set()
         log.info("broker_connected", connections_made=self.connections_made)
 

@@ -10,6 +10,7 @@ class TcpProxy:
         self.port = 0
         self.delay_seconds = 0.0
         self._cut = False
+        self._stalled = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -30,6 +31,11 @@ class TcpProxy:
 
     def restore(self) -> None:
         self._cut = False
+        self._stalled = False
+
+    def stall(self) -> None:
+        """Takes new connections and never answers on them (a broker out of file descriptors) until restore()."""
+        self._stalled = True
 
     def _cut_now(self) -> None:
         self._cut = True
@@ -46,6 +52,11 @@ class TcpProxy:
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if self._cut:
+            client_writer.transport.abort()
+            return
+        if self._stalled:
+            while self._stalled:
+                await asyncio.sleep(0.05)
             client_writer.transport.abort()
             return
         try:

@@ -10,7 +10,7 @@ import pytest
 from shared.contracts.events import HopRecorded
 from shared.contracts.registry import HOP_RECORDED
 from shared.messaging import names
-from shared.messaging.amqp import apply_topology
+from shared.messaging.amqp import HandshakeTimeout, apply_topology, connect
 from shared.messaging.outgoing import outgoing
 from shared.messaging.runtime import QuarantineTarget, Subscription, start_consumers
 from shared.messaging.session import BrokerSession, BrokerUnavailable
@@ -81,3 +81,28 @@ async def test_consumers_and_publishing_resume_after_the_connection_is_cut(amqp_
     finally:
         supervisor.cancel()
         await asyncio.gather(supervisor, return_exceptions=True)
+
+
+async def test_a_broker_that_takes_the_connection_and_never_answers_is_a_failed_attempt_then_a_retry(
+        amqp_url, proxy, federation):
+    proxy.stall()
+    session = BrokerSession(via(proxy, amqp_url), name="stalled-test", max_backoff=0.2, connect_timeout=0.5,
+                            signer=TestKeys(federation).signer("HUB"))
+    supervisor = asyncio.create_task(session.run())
+    try:
+        await eventually(lambda: session.failed_attempts >= 2)
+        assert not session.is_connected
+        assert session.last_failure is not None and "did not complete the AMQP handshake within 0.5 s" in session.last_failure
+
+        proxy.restore()
+        await asyncio.wait_for(session.connected.wait(), 20)
+        assert session.last_failure is None
+    finally:
+        supervisor.cancel()
+        await asyncio.gather(supervisor, return_exceptions=True)
+
+
+async def test_a_short_job_gives_up_on_a_silent_broker_with_the_reason(amqp_url, proxy):
+    proxy.stall()
+    with pytest.raises(HandshakeTimeout, match="did not complete the AMQP handshake within 0.5 s"):
+        await connect(via(proxy, amqp_url), name="stalled-job", timeout=0.5)
