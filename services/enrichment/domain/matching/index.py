@@ -126,7 +126,8 @@ class CandidateIndex:
                                         features.documents)
             comparison = compare_person_features(features, stored)
             comparison = _common_name_capped(comparison, features, stored, population, record in with_documents)
-            candidates.append(self._candidate(self._person_refs.get(record), EntityType.PERSON, comparison))
+            if include_no_hit or comparison.outcome != "no_hit":  # a reference is built only for what may be kept
+                candidates.append(self._candidate(self._person_refs.get(record), EntityType.PERSON, comparison))
         return _ranked(candidates, limit, include_no_hit)
 
     @staticmethod

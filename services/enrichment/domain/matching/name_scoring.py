@@ -1,11 +1,13 @@
 """Similarity of two full names: token alignment that respects kinship particles."""
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 from services.enrichment.domain.matching.tokens import token_similarity, token_weight
 from services.enrichment.domain.normalise.names import DAUGHTER_OF, NO_RELATION, SON_OF, NameToken, ParsedName
 
 GIVEN, LINEAGE, UNMARKED = 0, 1, 2
+_CROSSED_ROLES = frozenset({(GIVEN, LINEAGE), (LINEAGE, GIVEN)})
 CROSSED_ROLE_FACTOR = 0.2
 WORD_ORDER_FACTOR = 0.97
 SINGLE_TOKEN_FACTOR = 0.75
@@ -35,24 +37,28 @@ def compare_names(left: ParsedName, right: ParsedName) -> NameComparison:
         return NameComparison(0.0, ("empty name",))
     cross_script = left.arabic != right.arabic
     both_arabic = left.arabic and right.arabic
+    arabic_on_the_right = cross_script and right.arabic
     left_roles, right_roles = _roles(left), _roles(right)
+    right_bare = [(j, _bare(b), right_roles[j]) for j, b in enumerate(right.tokens)]
     pairs: list[tuple[float, int, int, str]] = []
     for i, a in enumerate(left.tokens):
-        for j, b in enumerate(right.tokens):
-            if cross_script and right.arabic:
-                similarity, reason = token_similarity(_bare(b), _bare(a), cross_script)
+        bare_a, role_a = _bare(a), left_roles[i]
+        for j, bare_b, role_b in right_bare:
+            if arabic_on_the_right:
+                similarity, reason = token_similarity(bare_b, bare_a, cross_script)
             else:
-                similarity, reason = token_similarity(_bare(a), _bare(b), cross_script, both_arabic)
-            if {left_roles[i], right_roles[j]} == {GIVEN, LINEAGE}:
+                similarity, reason = token_similarity(bare_a, bare_b, cross_script, both_arabic)
+            if (role_a, role_b) in _CROSSED_ROLES:
                 similarity, reason = similarity * CROSSED_ROLE_FACTOR, "given name against father's name"
             pairs.append((similarity, i, j, reason))
-    pairs.sort(key=lambda p: -p[0])
+    pairs.sort(key=itemgetter(0), reverse=True)  # stable: equal scores keep their order
     used_left: set[int] = set()
     used_right: set[int] = set()
     matched_weight = 0.0
     explanation: list[str] = []
     alignment: list[tuple[int, int]] = []
     relation_conflict = False
+    matched = 0
     for similarity, i, j, reason in pairs:
         if i in used_left or j in used_right or similarity <= 0.0:
             continue
@@ -64,6 +70,7 @@ def compare_names(left: ParsedName, right: ParsedName) -> NameComparison:
         if {a.relation, b.relation} == {SON_OF, DAUGHTER_OF}:
             relation_conflict = True
         if similarity >= 0.5:
+            matched += 1
             explanation.append(f"{a.latin}~{b.latin}: {reason} ({similarity:.2f})")
     left_weight = sum(token_weight(t) for t in left.tokens)
     right_weight = sum(token_weight(t) for t in right.tokens)
@@ -82,7 +89,6 @@ def compare_names(left: ParsedName, right: ParsedName) -> NameComparison:
     if relation_conflict:
         score *= RELATION_CONFLICT_FACTOR
         explanation.append("son of (Ould) against daughter of (Mint)")
-    matched = sum(1 for s, i, j, _ in pairs if (i, j) in alignment and s >= 0.5)
     return NameComparison(min(score, 1.0), tuple(explanation), relation_conflict, matched)
 
 
