@@ -37,7 +37,8 @@ async def main(settings: IntakeSettings) -> None:
         await infra.start_consumers(
             [Subscription(names.inbox_queue(platform.code, lane), {
                 MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=lane_uow[lane],
-                                         platform=platform.code, lane=lane, **deps),
+                                         platform=platform.code, lane=lane, **deps,
+                                         receipt_uow=lane_uow[lane] if settings.receipts_per_batch else None),
                 ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=lane_uow[lane]),
                 MATCH_FOUND: bind(handlers.when_match_found_record_it, new_uow=lane_uow[lane]),
             }) for lane in names.LANES],

@@ -1,6 +1,7 @@
 """What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
 
 from collections.abc import Callable
+from functools import partial
 from datetime import datetime
 from uuid import UUID, uuid5
 
@@ -11,9 +12,16 @@ from shared.contracts.identity import event_id, hop_event_id
 from shared.contracts.messages import Header, Message, SubmitRfi, stamp
 from shared.contracts.registry import MESSAGE
 from shared.messaging import names
+from shared.messaging.batch_end import defer_to_batch_end
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
-from services.intake.domain.acknowledgements import acknowledgement_of, needs_receipt
+from services.intake.domain.acknowledgements import (
+    acknowledged_ids,
+    acknowledgement_of,
+    needs_receipt,
+    receipt_group,
+    receipts_for,
+)
 from services.intake.domain.delivery import DeliveryState, delivery_states
 from services.intake.domain.rfis import (
     RfiStatus,
@@ -142,16 +150,21 @@ async def when_message_dispatched_take_it_in(
     new_id: Callable[[], UUID],
     lane: str | None = None,
     rfi_rule: RfiRule = STANDARD_RFI_RULE,
+    receipt_uow: Callable[[], UnitOfWork[IntakeStore]] | None = None,
 ) -> Outcome | None:
+    """Into the inbox (or, for an acknowledgement, the deliveries it confirms), with the delivered hop and a
+    receipt to the origin. Given `receipt_uow`, the messages of one delivery batch are confirmed by one receipt
+    per origin (shared/messaging/batch_end.py), written at the batch's end in its transaction."""
     message = event.message
     async with uow:
         if not await uow.claim(CONSUMER, event_id(event)):
             return DUPLICATE
         now = clock()
         if message.kind == "acknowledgement" and message.in_reply_to is not None:
-            await uow.store.advance_delivery(
-                message.in_reply_to, message.origin, DeliveryState(message.body.state.value), message.body.reason
-            )
+            for acknowledged in acknowledged_ids(message):
+                await uow.store.advance_delivery(
+                    acknowledged, message.origin, DeliveryState(message.body.state.value), message.body.reason
+                )
             if message.body.state is AcknowledgementState.REFUSED:
                 await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.REFUSED,
                                           message.message_id)
@@ -160,8 +173,22 @@ async def when_message_dispatched_take_it_in(
             await _follow_up(message, uow=uow, rfi_rule=rfi_rule)
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
         if needs_receipt(message):
-            receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
-                            message_id=new_id(), origin=platform, created_at=now)
+            send = partial(_send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)
+            if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, send):
+                receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
+                                message_id=new_id(), origin=platform, created_at=now)
+                await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))
+
+
+async def _send_receipts(
+    messages: list[Message], *, new_uow: Callable[[], UnitOfWork[IntakeStore]], platform: str,
+    clock: Callable[[], datetime], new_id: Callable[[], UUID], lane: str | None,
+) -> None:
+    """The receipts of one delivery batch's messages of one group: one for up to 100 of them."""
+    now = clock()
+    for command in receipts_for(messages):
+        receipt = stamp(command, message_id=new_id(), origin=platform, created_at=now)
+        async with new_uow() as uow:
             await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))
 
 

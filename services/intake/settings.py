@@ -18,6 +18,9 @@ class IntakeSettings(ServiceSettings):
         "effect at the latest this long after it is made.")
     policy_file: Path = DEFAULT_POLICY_FILE
     rfi_watch_seconds: float = Field(default=30, gt=0, description="How often RFI deadlines are checked.")
+    receipts_per_batch: bool = Field(
+        default=True, description="Acknowledge the messages of one delivery batch with one receipt per origin (contract "
+        "1.4); false sends a receipt for each, as 1.3 did, while some platform still runs 1.3.")
     max_outbox_backlog: int = Field(
         default=20_000, ge=1, description="Unsent outbox rows above which submissions get 503 with Retry-After."
     )

@@ -88,12 +88,21 @@ class RfiResponseBody(Contract):
     entities: Entities = field("Records returned with the answer.", _ENTITIES_EXAMPLE, default_factory=Entities)
 
 
+MAX_ALSO_RECEIVED = 99
+
+
 class AcknowledgementBody(Contract):
-    state: AcknowledgementState = field("How far the recipient has got with the message.", "read")
+    state: AcknowledgementState = field("How far the recipient has got with the message.", "received")
     reason: ShortText | None = field("Why the message was refused; required for refused.", None, default=None)
+    also_received: list[UUID] | None = field(
+        "Further messages of the same origin that came in the same delivery as the one this acknowledges "
+        "(`in_reply_to`), received as well: one receipt for a batch instead of one each (1.4; state received only).",
+        ["3f1c9a2e-7b44-4d0e-9a51-0c2f6d8e1b37"], default=None, min_length=1, max_length=MAX_ALSO_RECEIVED)
 
     @model_validator(mode="after")
     def _refusal_has_reason(self) -> Self:
         if self.state is AcknowledgementState.REFUSED and not self.reason:
             raise ValueError("a refused acknowledgement needs a reason")
+        if self.also_received is not None and self.state is not AcknowledgementState.RECEIVED:
+            raise ValueError("only a receipt (state received) acknowledges further messages")
         return self

@@ -39,6 +39,7 @@ from shared.contracts.events import BatchRelayed, Hop, HopRecorded
 from shared.contracts.identity import hop_event_id
 from shared.contracts.registry import BATCH_RELAYED, UnknownWireType, parse
 from shared.messaging import names
+from shared.messaging.batch_end import batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import Outcome, Publisher
@@ -241,23 +242,26 @@ class Consumer:
         self, items: list[ItemOfBatch], handler: Handler, verdict: Verdict, user_id: str | None,
         refused: dict[int, Refusal],
     ) -> list[tuple[ItemOfBatch, str, float]]:
-        """One pass over the items not yet refused, in one transaction. An item its handler refuses may have
-        written before refusing: it is set aside and the pass starts again without it (_Redo)."""
+        """One pass over the items not yet refused, in one transaction, then the work the handlers left to the
+        batch's end (shared/messaging/batch_end.py). An item its handler refuses may have written before refusing:
+        it is set aside and the pass starts again without it (_Redo)."""
         handled: list[tuple[ItemOfBatch, str, float]] = []
         async with self._turns.turn(self._lane), self._transaction(self._lane):
-            for index, item in enumerate(items):
-                if index in refused:
-                    continue
-                item_started = time.perf_counter()
-                with structlog.contextvars.bound_contextvars(message_id=item.message_id, type=item.type,
-                                                             correlation_id=item.correlation_id):
-                    problem = await self._handle_item(item, handler, verdict, user_id)
-                if isinstance(problem, Refusal):
-                    refused[index] = problem
-                    if problem.by_handler:
-                        raise _Redo
-                else:
-                    handled.append((item, str(problem or "processed"), _ms(item_started)))
+            with batch_end() as end:
+                for index, item in enumerate(items):
+                    if index in refused:
+                        continue
+                    item_started = time.perf_counter()
+                    with structlog.contextvars.bound_contextvars(message_id=item.message_id, type=item.type,
+                                                                 correlation_id=item.correlation_id):
+                        problem = await self._handle_item(item, handler, verdict, user_id)
+                    if isinstance(problem, Refusal):
+                        refused[index] = problem
+                        if problem.by_handler:
+                            raise _Redo
+                    else:
+                        handled.append((item, str(problem or "processed"), _ms(item_started)))
+                await end.run()
         return handled
 
     async def _handle_item(

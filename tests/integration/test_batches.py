@@ -13,6 +13,7 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.messaging import names
 from shared.messaging.amqp import AioPikaPublisher, open_publishing_channel, user_of
+from shared.messaging.batch_end import defer_to_batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import OutboxRelay
@@ -180,3 +181,33 @@ async def test_a_unit_of_work_that_failed_inside_a_batch_lets_nothing_of_the_bat
     await wait_for(lambda: len(passes) >= 4)  # the batch came back after its delay, and committed
     assert await claims_of(pool, consumer, 2) == {alert.message_id for alert in alerts}
     assert passes[:4] == [alerts[0].message_id, alerts[1].message_id] * 2
+
+
+async def test_work_left_to_the_batch_end_runs_once_with_every_item_in_the_batch_transaction(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(3)]
+    item_transactions: list[int] = []
+    finished: list[tuple[list[UUID], int]] = []
+
+    async def finish(message_ids: list[UUID]) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            finished.append((message_ids, await uow.store.fetchval("SELECT txid_current()")))
+            uow.outbox.add(OutgoingMessage(exchange=names.AUDIT, routing_key="audit.enriched", body=b"{}",
+                                           type=HOP_RECORDED, message_id=f"{consumer}:end"))
+
+    async def handler(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            await uow.claim(consumer, model.message_id)
+            item_transactions.append(await uow.store.fetchval("SELECT txid_current()"))
+        assert defer_to_batch_end(consumer, model.message_id, finish)
+
+    await consume_ingress(pool, broker_connection, keys, amqp_url, handler)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+
+    await wait_for(lambda: len(finished) == 1)
+    assert finished == [([alert.message_id for alert in alerts], item_transactions[0])]
+    assert set(item_transactions) == {item_transactions[0]}
+    assert await claims_of(pool, consumer, 3) == {alert.message_id for alert in alerts}
+    rows = await pool.fetch("SELECT message_id FROM outbox WHERE message_id = $1", f"{consumer}:end")
+    assert len(rows) == 1

@@ -1,13 +1,16 @@
 """The acknowledgements a platform sends about messages it received."""
 
-from shared.contracts.bodies import AcknowledgementBody, AcknowledgementState
+from collections.abc import Hashable, Iterator
+from uuid import UUID
+
+from shared.contracts.bodies import MAX_ALSO_RECEIVED, AcknowledgementBody, AcknowledgementState
 from shared.contracts.common import NationalService
 from shared.contracts.messages import Message, SubmitAcknowledgement
 
 
 def acknowledgement_of(
     message: Message, state: AcknowledgementState, *, reason: str | None = None,
-    submitted_by: NationalService = NationalService.PLATFORM_SYSTEM,
+    submitted_by: NationalService = NationalService.PLATFORM_SYSTEM, also_received: list[UUID] | None = None,
 ) -> SubmitAcknowledgement:
     return SubmitAcknowledgement(
         kind="acknowledgement",
@@ -19,9 +22,28 @@ def acknowledgement_of(
         handling_note=message.handling_note,
         priority=message.priority,
         language=message.language,
-        body=AcknowledgementBody(state=state, reason=reason),
+        body=AcknowledgementBody(state=state, reason=reason, also_received=also_received),
     )
 
 
 def needs_receipt(message: Message) -> bool:
     return message.kind != "acknowledgement"
+
+
+def receipt_group(message: Message) -> Hashable:
+    """What the messages one receipt confirms have in common: their origin, and what the receipt copies of them."""
+    return message.origin, message.priority, message.handling_code, message.handling_note, message.language
+
+
+def receipts_for(messages: list[Message]) -> Iterator[SubmitAcknowledgement]:
+    """One receipt for up to 100 messages of one group (`receipt_group`), in the order they came: it answers the
+    first (its `in_reply_to` and conversation) and lists the others in `also_received`."""
+    for start in range(0, len(messages), MAX_ALSO_RECEIVED + 1):
+        first, *others = messages[start:start + MAX_ALSO_RECEIVED + 1]
+        yield acknowledgement_of(first, AcknowledgementState.RECEIVED,
+                                 also_received=[other.message_id for other in others] or None)
+
+
+def acknowledged_ids(acknowledgement: Message) -> list[UUID]:
+    """Every message an acknowledgement answers: its `in_reply_to`, then those a receipt lists as well."""
+    return [acknowledgement.in_reply_to, *(acknowledgement.body.also_received or ())]

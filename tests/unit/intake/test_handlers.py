@@ -13,8 +13,10 @@ from shared.contracts.events import HopRecorded, MessageDispatched, RefusedRecip
 from shared.contracts.identity import derived_id, hop_event_id
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
+from shared.messaging.batch_end import batch_end
 from shared.messaging.fakes import FakeUnitOfWork
 from shared.messaging.outgoing import OutgoingMessage, outgoing
+from services.intake.domain.acknowledgements import receipts_for
 from services.intake.domain.delivery import DeliveryState
 from services.intake.fakes import InMemoryIntakeStore
 from services.intake.handlers import (
@@ -396,3 +398,69 @@ async def test_a_bulk_submission_answers_records_accepted_earlier_with_their_fir
 
     assert outcomes == [("duplicate", UUID(int=0x100)), ("accepted", UUID(int=0x200))]
     assert len([row for row in again.published if row.type == MESSAGE]) == 1
+
+
+def alert_numbered(number: int, origin: str, **fields: Any) -> Message:
+    return stamp(submission("alert", **fields), message_id=UUID(int=number), origin=origin, created_at=NOW)
+
+
+async def test_the_messages_of_one_delivery_batch_are_confirmed_by_one_receipt_per_origin() -> None:
+    store = InMemoryIntakeStore()
+    receipt_units: list[FakeUnitOfWork[InMemoryIntakeStore]] = []
+
+    def receipt_uow() -> FakeUnitOfWork[InMemoryIntakeStore]:
+        receipt_units.append(new_uow(store))
+        return receipt_units[-1]
+
+    alerts = [alert_numbered(0x10, "NE"), alert_numbered(0x11, "NE"), alert_numbered(0x12, "MR"), alert_numbered(0x13, "NE")]
+    items, ids = [new_uow(store) for _ in alerts], id_factory()
+    with batch_end() as end:
+        for alert, uow in zip(alerts, items):
+            await when_message_dispatched_take_it_in(dispatched(alert, "ML"), uow=uow, platform="ML", clock=clock,
+                                                     new_id=ids, lane="urgent", receipt_uow=receipt_uow)
+        assert receipt_units == []  # nothing is acknowledged before the batch's last item is in
+        await end.run()
+
+    assert all(hops(uow.published) == ["delivered"] for uow in items)
+    rows = [row for unit in receipt_units for row in unit.published if row.type == MESSAGE]
+    receipts = [parse(row.type, row.body) for row in rows]
+    assert [(r.recipients, r.in_reply_to, r.body.also_received) for r in receipts] == [
+        (["NE"], UUID(int=0x10), [UUID(int=0x11), UUID(int=0x13)]),
+        (["MR"], UUID(int=0x12), None),
+    ]
+    assert all(r.body.state is AcknowledgementState.RECEIVED and r.origin == "ML" for r in receipts)
+    assert {row.routing_key for row in rows} == {"message.routine.acknowledgement.routine"}
+    assert set(store.inbox) == {alert.message_id for alert in alerts}
+
+
+async def test_a_message_that_came_alone_is_confirmed_at_once_where_batches_share_receipts() -> None:
+    store = InMemoryIntakeStore()
+    uow = new_uow(store)
+    await when_message_dispatched_take_it_in(dispatched(alert_from("NE"), "ML"), uow=uow, platform="ML", clock=clock,
+                                             new_id=id_factory(), lane="urgent", receipt_uow=lambda: new_uow(store))
+
+    [receipt] = parsed(uow.published, MESSAGE)
+    assert (receipt.in_reply_to, receipt.body.also_received) == (ALERT_ID, None)
+
+
+async def test_a_batch_of_more_than_a_hundred_messages_gets_a_receipt_for_each_hundred() -> None:
+    alerts = [alert_numbered(0x1000 + i, "NE") for i in range(150)]
+
+    receipts = list(receipts_for(alerts))
+
+    assert [(r.in_reply_to, len(r.body.also_received or [])) for r in receipts] == [
+        (UUID(int=0x1000), 99), (UUID(int=0x1000 + 100), 49)]
+    assert [i for r in receipts for i in [r.in_reply_to, *r.body.also_received]] == [a.message_id for a in alerts]
+
+
+async def test_a_receipt_for_a_batch_advances_the_delivery_of_every_message_it_lists() -> None:
+    store = InMemoryIntakeStore()
+    sent = [await submit_message(submission("alert"), uow=new_uow(store), platform="NE", clock=clock,
+                                 new_id=lambda number=number: UUID(int=number)) for number in (0x20, 0x21, 0x22)]
+    receipt = acknowledgement_from("ML", "received", message_id=UUID(int=0x30), about=sent[0].message_id,
+                                   also_received=[str(sent[1].message_id), str(UNKNOWN_ID)])
+
+    await take_in(new_uow(store), dispatched(receipt, "NE"), "NE")
+
+    assert store.deliveries == {(sent[0].message_id, "ML"): (DeliveryState.RECEIVED, None),
+                                (sent[1].message_id, "ML"): (DeliveryState.RECEIVED, None)}

@@ -1,0 +1,48 @@
+"""Work a handler leaves to the end of its batch: once per key, with every item, only when the pass completes."""
+
+import pytest
+
+from shared.messaging.batch_end import batch_end, defer_to_batch_end
+
+pytestmark = pytest.mark.unit
+
+
+async def test_outside_a_batch_nothing_is_deferred_and_the_caller_does_the_work_itself() -> None:
+    async def finish(items: list[str]) -> None:
+        raise AssertionError("never called")
+
+    assert defer_to_batch_end("receipt", "m1", finish) is False
+
+
+async def test_each_key_finishes_once_with_its_items_in_order_at_the_batch_end() -> None:
+    finished: list[tuple[str, list[str]]] = []
+
+    def finisher(key: str):  # noqa: ANN202
+        async def finish(items: list[str]) -> None:
+            finished.append((key, items))
+        return finish
+
+    with batch_end() as end:
+        for key, item in [("NE", "m1"), ("MR", "m2"), ("NE", "m3")]:
+            assert defer_to_batch_end(key, item, finisher(key)) is True
+        assert finished == []
+        await end.run()
+
+    assert finished == [("NE", ["m1", "m3"]), ("MR", ["m2"])]
+    assert defer_to_batch_end("NE", "m4", finisher("NE")) is False  # the batch is closed
+
+
+async def test_a_pass_that_is_abandoned_finishes_nothing_and_the_next_pass_starts_empty() -> None:
+    finished: list[list[str]] = []
+
+    async def finish(items: list[str]) -> None:
+        finished.append(items)
+
+    with pytest.raises(RuntimeError), batch_end():
+        defer_to_batch_end("NE", "m1", finish)
+        raise RuntimeError("an item failed")
+    with batch_end() as end:
+        defer_to_batch_end("NE", "m2", finish)
+        await end.run()
+
+    assert finished == [["m2"]]
