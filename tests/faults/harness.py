@@ -76,6 +76,13 @@ class Federated:
         finally:
             await connection.close()
 
+    async def fetchrow(self, code: str, query: str, *args: object) -> tuple:
+        connection = await asyncpg.connect(self.database(code))
+        try:
+            return tuple(await connection.fetchrow(query, *args))
+        finally:
+            await connection.close()
+
     def count_log_lines(self, needle: str) -> int:
         return sum(path.read_text(errors="replace").count(needle) for path in self.log_dir.glob("*.log"))
 

@@ -15,6 +15,17 @@ RECIPIENTS = ["ML", "HUB"]
 MESSAGES = 2000
 
 
+# every message a receipt names: its in_reply_to, and those it lists as received with it (contract 1.4)
+_ACKNOWLEDGED = """
+SELECT count(*), count(DISTINCT acknowledged) FROM (
+    SELECT in_reply_to AS acknowledged FROM sent_messages WHERE kind = 'acknowledgement'
+    UNION ALL
+    SELECT jsonb_array_elements_text(payload -> 'body' -> 'also_received')::uuid FROM sent_messages
+    WHERE kind = 'acknowledgement' AND jsonb_typeof(payload -> 'body' -> 'also_received') = 'array'
+) receipts WHERE acknowledged = ANY($1::uuid[])
+"""
+
+
 async def check_exactly_once(fed: Federated) -> dict[str, int]:
     """Every sent message once in every inbox and in audit; no effect twice. Returns the figures."""
     ids = list(fed.sent.values())
@@ -24,12 +35,13 @@ async def check_exactly_once(fed: Federated) -> dict[str, int]:
     figures = {"sent": len(ids)}
     for code in RECIPIENTS:
         delivered = await fed.fetchval(code, "SELECT count(*) FROM inbox_items WHERE message_id = ANY($1::uuid[])", ids)
-        receipts = await fed.fetchval(
-            code, "SELECT count(*) FROM sent_messages WHERE kind = 'acknowledgement' AND in_reply_to = ANY($1::uuid[])", ids
-        )
+        receipts, acknowledged = await fed.fetchrow(code, _ACKNOWLEDGED, ids)
         assert delivered == len(ids), f"{code} has {delivered} of {len(ids)}"
-        assert receipts == len(ids), f"{code} acknowledged {receipts} times for {len(ids)} deliveries"
+        assert acknowledged == len(ids), f"{code} acknowledged {acknowledged} of {len(ids)} deliveries"
+        assert receipts == acknowledged, f"{code} acknowledged {receipts - acknowledged} deliveries more than once"
         figures[f"delivered_{code}"] = delivered
+        figures[f"receipts_{code}"] = await fed.fetchval(  # receipt messages: one per origin and delivery batch
+            code, "SELECT count(*) FROM sent_messages WHERE kind = 'acknowledgement' AND in_reply_to = ANY($1::uuid[])", ids)
     expected_hops = {("accepted", "NE"), ("published", "NE"), ("enriched", "HUB"), ("routed", "HUB"),
                      ("delivered", "ML"), ("delivered", "HUB")}
     deadline = time.monotonic() + 300
