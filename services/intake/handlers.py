@@ -1,8 +1,8 @@
 """What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
 
 from collections.abc import Callable
-from functools import partial
 from datetime import datetime
+from functools import partial
 from uuid import UUID, uuid5
 
 from shared.contracts.bodies import AcknowledgementState
@@ -173,8 +173,8 @@ async def when_message_dispatched_take_it_in(
             await _follow_up(message, uow=uow, rfi_rule=rfi_rule)
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
         if needs_receipt(message):
-            send = partial(_send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)
-            if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, send):
+            if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, partial(
+                    _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
                 receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
                                 message_id=new_id(), origin=platform, created_at=now)
                 await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))

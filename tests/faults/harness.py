@@ -70,11 +70,7 @@ class Federated:
         return f"{base}/{self.database_prefix}{code.lower()}"
 
     async def fetchval(self, code: str, query: str, *args: object) -> object:
-        connection = await asyncpg.connect(self.database(code))
-        try:
-            return await connection.fetchval(query, *args)
-        finally:
-            await connection.close()
+        return (await self.fetchrow(code, query, *args))[0]
 
     async def fetchrow(self, code: str, query: str, *args: object) -> tuple:
         connection = await asyncpg.connect(self.database(code))
