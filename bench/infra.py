@@ -76,7 +76,8 @@ class Broker:
             vhosts = api.get("/api/vhosts", params={"columns": "name"})
             nodes.raise_for_status()
             vhosts.raise_for_status()
-        node = nodes.json()[0]
+        # Just after the management plugin starts, a node's entry may not be its object of figures yet.
+        node = next((entry for entry in nodes.json() if isinstance(entry, dict)), {})
         return {"file_descriptors_used": node.get("fd_used"), "file_descriptors_limit": node.get("fd_total"),
                 "bench_vhosts_left": sorted(v["name"] for v in vhosts.json() if v["name"].startswith("bench-"))}
 

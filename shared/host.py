@@ -84,10 +84,10 @@ class Infrastructure:
         self.relays.append(relay)
         return relay
 
-    def wake_relays(self) -> None:
-        """Outbox rows were committed in this process: publish them now rather than at the next poll."""
+    def wake_relays(self, priorities: set[int]) -> None:
+        """Outbox rows of these priorities were committed in this process: publish them now, not at the next poll."""
         for relay in self.relays:
-            relay.wake()
+            relay.wake(priorities)
 
     def message_verifier(self) -> MessageVerifier:
         """Signature, signer, user_id and freshness of every delivery, against the live federation and keyring."""

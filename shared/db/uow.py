@@ -39,7 +39,7 @@ class SharedTransaction:
         self.pool = pool
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
-        self._after_commit: dict[Callable[[], None], None] = {}
+        self._after_commit: dict[Callable[[set[int]], None], set[int]] = {}
         self._token: Token[SharedTransaction | None] | None = None
         self._abandoned = False
         self._outbox: list[OutgoingMessage] = []
@@ -69,8 +69,8 @@ class SharedTransaction:
         if exc_type is None and not committing:
             raise AbandonedUnit("a unit of work failed inside the batch's transaction: nothing of the batch committed")
         if committing:
-            for wake in self._after_commit:
-                wake()
+            for wake, priorities in self._after_commit.items():
+                wake(priorities)
 
     async def connection(self) -> asyncpg.Connection:
         if self._connection is None:
@@ -82,10 +82,10 @@ class SharedTransaction:
     def abandon(self) -> None:
         self._abandoned = True
 
-    def add_outbox_rows(self, messages: list[OutgoingMessage], after_commit: Callable[[], None]) -> None:
+    def add_outbox_rows(self, messages: list[OutgoingMessage], after_commit: Callable[[set[int]], None]) -> None:
         """The outbox rows of every unit of work go in with one insert, just before the commit."""
         self._outbox.extend(messages)
-        self._after_commit[after_commit] = None
+        self._after_commit.setdefault(after_commit, set()).update(message.priority for message in messages)
 
 
 _OPEN: ContextVar[SharedTransaction | None] = ContextVar("pcms_shared_transaction", default=None)
@@ -105,10 +105,11 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         pool: ConnectionPool,
         store_factory: Callable[[asyncpg.Connection], StoreT],
         *,
-        after_commit: Callable[[], None] = lambda: None,
+        after_commit: Callable[[set[int]], None] = lambda _: None,
         priority: int = 0,
     ) -> None:
-        """after_commit runs when a commit added outbox rows: it wakes the relay of this process. `priority` is
+        """after_commit runs with the rows' priorities when a commit added outbox rows: it wakes the relay of
+        this process. `priority` is
         given to the outbox rows that name none: the lane of the message being handled (names.LANE_PRIORITY)."""
         self._priority = priority
         self._pool = pool
@@ -135,7 +136,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._connection is not None
-        added = bool(self.outbox.pending)
+        added = {message.priority or self._priority for message in self.outbox.pending}
         if self._shared is not None:
             self._leave_shared(exc_type is None)
             return
@@ -152,7 +153,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._transaction = None
             self.outbox = BufferedOutbox()
         if exc_type is None and added:
-            self._after_commit()
+            self._after_commit(added)
 
     def _leave_shared(self, succeeded: bool) -> None:
         """The shared transaction commits (or not) for everyone; this unit of work only hands its rows over."""

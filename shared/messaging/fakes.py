@@ -1,10 +1,16 @@
 """In-memory fakes of the messaging ports, for unit tests of handlers."""
 
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
+from shared.messaging.ports import OutboxBatch
 
 StoreT = TypeVar("StoreT")
 
@@ -64,3 +70,62 @@ class FakeUnitOfWork(Generic[StoreT]):
     @property
     def published(self) -> list[OutgoingMessage]:
         return self.outbox.committed
+
+
+@dataclass
+class FakeOutboxRow:
+    message: OutgoingMessage
+    sent_at: float | None = None
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+
+
+class FakeOutboxStore:
+    """The relay's outbox in memory, as AsyncpgOutboxStore keeps it: unsent rows taken highest priority first, then
+    oldest; a failed row waits 2**attempts seconds (at most 60). Records the priorities asked of every take."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rows: dict[int, FakeOutboxRow] = {}
+        self.takes: list[tuple[int, int]] = []
+        self._clock = clock
+        self._next_id = 1
+
+    def add(self, *messages: OutgoingMessage) -> None:
+        for message in messages:
+            self.rows[self._next_id] = FakeOutboxRow(message)
+            self._next_id += 1
+
+    @property
+    def sent(self) -> list[OutgoingMessage]:
+        return [row.message for row in self.rows.values() if row.sent_at is not None]
+
+    @asynccontextmanager
+    async def take(self, limit: int, *, priorities: tuple[int, int] = (-32768, 32767)) -> AsyncIterator[OutboxBatch]:
+        self.takes.append(priorities)
+        low, high, now = *priorities, self._clock()
+        due = [(row_id, row.message) for row_id, row in self.rows.items()
+               if row.sent_at is None and row.next_attempt_at <= now and low <= row.message.priority <= high]
+        batch = OutboxBatch(sorted(due, key=lambda taken: (-taken[1].priority, taken[0]))[:limit])
+        yield batch
+        for row_id in batch.sent:
+            self.rows[row_id].sent_at = self._clock()
+        self.add(*batch.follow_ups)
+        for row_id, error in batch.failed.items():
+            row = self.rows[row_id]
+            row.next_attempt_at = self._clock() + min(2**row.attempts, 60)
+            row.attempts += 1
+            row.last_error = error[:2000]
+
+    async def unsent_by_priority(self) -> dict[int, int]:
+        return dict(Counter(row.message.priority for row in self.rows.values() if row.sent_at is None))
+
+    async def forget_sent(self, older_than_seconds: float) -> int:
+        horizon = self._clock() - older_than_seconds
+        old = [row_id for row_id, row in self.rows.items() if row.sent_at is not None and row.sent_at < horizon]
+        for row_id in old:
+            del self.rows[row_id]
+        return len(old)
+
+    async def reclaim_sent(self) -> None:
+        """Nothing to reclaim in memory: a forgotten row is gone at once."""

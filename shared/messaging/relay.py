@@ -1,7 +1,7 @@
 """The outbox relay: publishes committed outbox rows with confirms, marks them sent after the confirm."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -63,9 +63,13 @@ class OutboxRelay:
         self._reclaim_every_sent = reclaim_every_sent
         self._sent_since_reclaim = 0
 
-    def wake(self) -> None:
-        for wakeup in self._wakeups.values():
-            wakeup.set()
+    def wake(self, priorities: Iterable[int] | None = None) -> None:
+        """Rows of these outbox priorities were committed (None: any). Only the rounds that take them run: an
+        empty round is still a transaction, and a commit woke both for every handled message."""
+        wanted = None if priorities is None else set(priorities)
+        for (low, high), wakeup in self._wakeups.items():
+            if wanted is None or any(low <= priority <= high for priority in wanted):
+                wakeup.set()
 
     async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES) -> int:
         async with self._store.take(self._batch_size, priorities=priorities) as batch:

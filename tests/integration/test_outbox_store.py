@@ -1,0 +1,94 @@
+"""The relay's outbox (OutboxStore), written once, run against the in-memory store and PostgreSQL."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from shared.db.outbox_store import AsyncpgOutboxStore
+from shared.db.uow import insert_outbox_rows
+from shared.messaging.fakes import FakeOutboxStore
+from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxStore
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Outbox:
+    store: OutboxStore
+    add: Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def outbox(request) -> Outbox:
+    if request.param == "fake":
+        fake = FakeOutboxStore()
+
+        async def add_to_fake(*messages: OutgoingMessage) -> None:
+            fake.add(*messages)
+        return Outbox(fake, add_to_fake)
+    pool: asyncpg.Pool = request.getfixturevalue("pool")
+
+    async def add_to_postgres(*messages: OutgoingMessage) -> None:
+        async with pool.acquire() as connection:
+            await insert_outbox_rows(connection, list(messages))
+    return Outbox(AsyncpgOutboxStore(pool), add_to_postgres)
+
+
+def a_row(priority: int) -> OutgoingMessage:
+    return OutgoingMessage(exchange="pcms.audit", routing_key="audit.accepted", body=b"{}", type="HopRecorded",
+                           message_id=str(uuid4()), priority=priority)
+
+
+async def taken(store: OutboxStore, limit: int = 50, priorities: tuple[int, int] = (-32768, 32767)) -> list[str]:
+    async with store.take(limit, priorities=priorities) as batch:
+        return [message.message_id for _, message in batch.rows]
+
+
+async def test_a_take_gives_the_rows_of_its_priorities_highest_first_then_oldest_up_to_its_limit(outbox):
+    routine, urgent, bulk, later_urgent = a_row(5), a_row(9), a_row(1), a_row(9)
+    await outbox.add(routine, urgent, bulk, later_urgent)
+
+    assert await taken(outbox.store, priorities=URGENT_ONLY) == [urgent.message_id, later_urgent.message_id]
+    assert await taken(outbox.store, priorities=ALL_BUT_URGENT) == [routine.message_id, bulk.message_id]
+    assert await taken(outbox.store, limit=3) == [urgent.message_id, later_urgent.message_id, routine.message_id]
+    assert await outbox.store.unsent_by_priority() == {9: 2, 5: 1, 1: 1}
+
+
+async def test_rows_marked_sent_are_not_taken_again_and_follow_ups_are_added_unsent(outbox):
+    first, second, follow_up = a_row(5), a_row(5), a_row(5)
+    await outbox.add(first, second)
+    async with outbox.store.take(1) as batch:
+        batch.sent.extend(row_id for row_id, _ in batch.rows)
+        batch.follow_ups.append(follow_up)
+
+    assert await taken(outbox.store) == [second.message_id, follow_up.message_id]
+    assert await outbox.store.unsent_by_priority() == {5: 2}
+
+
+async def test_a_failed_row_stays_unsent_and_waits_before_it_is_taken_again(outbox):
+    failing = a_row(5)
+    await outbox.add(failing)
+    async with outbox.store.take(10) as batch:
+        (row_id, _), = batch.rows
+        batch.failed[row_id] = "NOT_FOUND - no exchange"
+
+    assert await taken(outbox.store) == []
+    assert await outbox.store.unsent_by_priority() == {5: 1}
+
+
+async def test_rows_sent_longer_ago_than_asked_are_forgotten_and_unsent_rows_never(outbox):
+    sent, unsent = a_row(5), a_row(1)
+    await outbox.add(sent, unsent)
+    async with outbox.store.take(1) as batch:
+        batch.sent.extend(row_id for row_id, _ in batch.rows)
+    await asyncio.sleep(0.05)
+
+    assert await outbox.store.forget_sent(3600) == 0
+    assert await outbox.store.forget_sent(0.01) == 1
+    assert await outbox.store.unsent_by_priority() == {1: 1}
+    assert await taken(outbox.store) == [unsent.message_id]

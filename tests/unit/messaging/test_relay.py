@@ -1,0 +1,88 @@
+"""The outbox relay's rounds, over the in-memory outbox (the store's own tests: tests/integration/test_outbox_store.py)."""
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from shared.messaging import names
+from shared.messaging.fakes import FakeOutboxStore, FakePublisher
+from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxRelay
+
+pytestmark = pytest.mark.unit
+URGENT, ROUTINE = names.LANE_PRIORITY[names.URGENT], names.LANE_PRIORITY[names.ROUTINE]
+NEVER = 3600.0
+
+
+def a_row(priority: int, message_id: str, type_: str = "MessageDispatched") -> OutgoingMessage:
+    return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.urgent", body=b"{}", type=type_,
+                           message_id=message_id, priority=priority)
+
+
+async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.001)
+    await asyncio.wait_for(poll(), seconds)
+
+
+async def running(relay: OutboxRelay, store: FakeOutboxStore) -> asyncio.Task:
+    """The relay's loops, started and past their first rounds (one take of each band, nothing to send)."""
+    task = asyncio.create_task(relay.run())
+    await until(lambda: {URGENT_ONLY, ALL_BUT_URGENT} <= set(store.takes))
+    await asyncio.sleep(0.01)
+    store.takes.clear()
+    return task
+
+
+async def test_a_commit_of_urgent_rows_wakes_the_urgent_round_only() -> None:
+    store, publisher = FakeOutboxStore(), FakePublisher()
+    relay = OutboxRelay(store, publisher, batch_size=50, poll_seconds=NEVER)
+    task = await running(relay, store)
+
+    store.add(a_row(URGENT, "alert-copy"))
+    relay.wake({URGENT})
+    await until(lambda: len(publisher.published) == 1)
+    await asyncio.sleep(0.01)
+
+    assert store.takes == [URGENT_ONLY]
+    task.cancel()
+
+
+async def test_a_commit_of_rows_of_both_bands_wakes_both_rounds_and_a_wake_naming_none_wakes_every_round() -> None:
+    store, publisher = FakeOutboxStore(), FakePublisher()
+    relay = OutboxRelay(store, publisher, batch_size=50, poll_seconds=NEVER)
+    task = await running(relay, store)
+
+    store.add(a_row(URGENT, "alert-copy"), a_row(ROUTINE, "receipt"))
+    relay.wake({URGENT, ROUTINE})
+    await until(lambda: len(publisher.published) == 2)
+    relay.wake()
+    await until(lambda: len(store.takes) == 4)
+
+    assert sorted(store.takes) == sorted([URGENT_ONLY, ALL_BUT_URGENT] * 2)
+    task.cancel()
+
+
+async def test_a_follow_up_row_written_by_a_round_goes_out_with_the_next_round_not_in_a_round_of_its_own() -> None:
+    """The published hops of an alert's round would otherwise cost a round that the next alert waits behind."""
+    store, publisher = FakeOutboxStore(), FakePublisher()
+
+    def published_hop(sent: OutgoingMessage) -> list[OutgoingMessage]:
+        return [a_row(sent.priority, f"published:{sent.message_id}", "HopRecorded")] if sent.type != "HopRecorded" else []
+
+    relay = OutboxRelay(store, publisher, batch_size=50, poll_seconds=NEVER, after_sent=published_hop)
+    task = await running(relay, store)
+
+    store.add(a_row(URGENT, "first-alert"))
+    relay.wake({URGENT})
+    await until(lambda: len(publisher.published) == 1)
+    await asyncio.sleep(0.05)
+    assert store.takes == [URGENT_ONLY]
+
+    store.add(a_row(URGENT, "second-alert"))
+    relay.wake({URGENT})
+    await until(lambda: len(publisher.published) == 3)
+    assert [m.message_id for m in publisher.published] == ["first-alert", "published:first-alert", "second-alert"]
+    task.cancel()
