@@ -5,8 +5,10 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from shared.contracts.common import HandlingCode, Language, Priority
 from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import MESSAGE_ADAPTER, Message
+from services.intake.domain.acknowledgements import Received
 from services.intake.domain.alerts import alert_state
 from services.intake.domain.delivery import RANK, DeliveryState
 from services.intake.domain.rfis import RfiStatus, TrackedRfi, shown_status
@@ -29,6 +31,13 @@ FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text
             $9::text[]) AS given(id, kind, correlation, reply_to, recipients, payload, submitted_by, created_at, key)
 ON CONFLICT DO NOTHING
 RETURNING message_id
+"""
+
+_TAKE_QUEUED_RECEIPTS = """
+DELETE FROM pending_receipts WHERE message_id IN (
+    SELECT message_id FROM pending_receipts WHERE lane = $1 ORDER BY queued_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+RETURNING message_id, origin, correlation_id, priority, handling_code, handling_note, language, queued_at
 """
 
 
@@ -145,6 +154,20 @@ class AsyncpgIntakeStore:
     async def inbox_message(self, message_id: UUID) -> Message | None:
         payload = await self._connection.fetchval("SELECT payload FROM inbox_items WHERE message_id = $1", message_id)
         return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
+
+    async def queue_receipt(self, received: Received, *, lane: str) -> None:
+        await self._connection.execute(
+            "INSERT INTO pending_receipts (message_id, lane, origin, correlation_id, priority, handling_code, "
+            "handling_note, language) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
+            received.message_id, lane, received.origin, received.correlation_id, received.priority.value,
+            received.handling_code.value, received.handling_note, received.language.value,
+        )
+
+    async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:
+        rows = await self._connection.fetch(_TAKE_QUEUED_RECEIPTS, lane, limit)
+        return [Received(row["message_id"], row["origin"], row["correlation_id"], Priority(row["priority"]),
+                         HandlingCode(row["handling_code"]), row["handling_note"], Language(row["language"]))
+                for row in sorted(rows, key=lambda row: (row["queued_at"], row["message_id"]))]
 
 
 class AsyncpgIntakeQueries:

@@ -33,12 +33,14 @@ async def main(settings: IntakeSettings) -> None:
         clock = partial(datetime.now, UTC)
         rfi_rule = load_policy(settings.policy_file).rfi
         deps = {"clock": clock, "new_id": uuid4, "rfi_rule": rfi_rule}
+        windowed = settings.receipts_per_batch and settings.receipt_window_seconds > 0
+        per_batch = settings.receipts_per_batch and not windowed
 
         await infra.start_consumers(
             [Subscription(names.inbox_queue(platform.code, lane), {
                 MESSAGE_DISPATCHED: bind(handlers.when_message_dispatched_take_it_in, new_uow=lane_uow[lane],
                                          platform=platform.code, lane=lane, **deps,
-                                         receipt_uow=lane_uow[lane] if settings.receipts_per_batch else None),
+                                         receipt_uow=lane_uow[lane] if per_batch else None, queue_receipts=windowed),
                 ROUTING_DECIDED: bind(handlers.when_routing_decided_record_it, new_uow=lane_uow[lane]),
                 MATCH_FOUND: bind(handlers.when_match_found_record_it, new_uow=lane_uow[lane]),
             }) for lane in names.LANES],
@@ -64,7 +66,23 @@ async def main(settings: IntakeSettings) -> None:
         await run_until_stopped(
             relay.run(), serve(api, host=settings.api_host, port=settings.api_port or platform.api_port),
             watch_requests(new_uow, clock=clock, rfi_rule=rfi_rule, every_seconds=settings.rfi_watch_seconds),
+            *([send_receipts(lane_uow, platform=platform.code, clock=clock, every_seconds=settings.receipt_window_seconds,
+                             round_size=settings.receipt_round)] if windowed else []),
         )
+
+
+async def send_receipts(lane_uow, *, platform: str, clock, every_seconds: float, round_size: int) -> None:  # noqa: ANN001
+    """Every `every_seconds`, the receipts queued since (also those a stopped process left): a full round is
+    followed by another at once."""
+    while True:
+        for lane in names.RECEIPT_LANES:
+            try:
+                while await handlers.send_queued_receipts(uow=lane_uow[lane](), lane=lane, platform=platform,
+                                                          clock=clock, new_id=uuid4, limit=round_size) == round_size:
+                    pass
+            except Exception as error:  # the database is away: the receipts stay queued for the next round
+                log.warning("receipts_round_failed", lane=lane, error=f"{type(error).__name__}: {error}")
+        await asyncio.sleep(every_seconds)
 
 
 async def watch_requests(new_uow, *, clock, rfi_rule, every_seconds: float) -> None:  # noqa: ANN001

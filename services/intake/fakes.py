@@ -5,6 +5,7 @@ from uuid import UUID
 
 from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import Message
+from services.intake.domain.acknowledgements import Received
 from services.intake.domain.delivery import DeliveryState, advances
 from services.intake.domain.rfis import RfiStatus, TrackedRfi
 
@@ -20,6 +21,7 @@ class InMemoryIntakeStore:
         self.rfis: dict[tuple[str, str, str], TrackedRfi] = {}
         self.notifications: dict[tuple[str, str, str], str] = {}
         self.alert_states: dict[UUID, tuple[str, UUID]] = {}
+        self.queued_receipts: dict[UUID, tuple[str, Received]] = {}
 
     async def record_sent(self, message: Message, *, idempotency_key: str | None = None) -> bool:
         if message.message_id in self.sent or (idempotency_key and idempotency_key in self.keys):
@@ -86,6 +88,15 @@ class InMemoryIntakeStore:
     async def inbox_message(self, message_id: UUID) -> Message | None:
         item = self.inbox.get(message_id)
         return item.message if item else None
+
+    async def queue_receipt(self, received: Received, *, lane: str) -> None:
+        self.queued_receipts.setdefault(received.message_id, (lane, received))
+
+    async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:
+        taken = [received for queued_lane, received in self.queued_receipts.values() if queued_lane == lane][:limit]
+        for received in taken:
+            del self.queued_receipts[received.message_id]
+        return taken
 
     async def inbox_items(self, *, kind: str | None, limit: int, before: str | None) -> list[dict[str, Any]]:
         items = [d for d in self.inbox.values() if kind is None or d.message.kind == kind]

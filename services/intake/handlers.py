@@ -16,10 +16,12 @@ from shared.messaging.batch_end import defer_to_batch_end
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.intake.domain.acknowledgements import (
+    Received,
     acknowledged_ids,
     acknowledgement_of,
     needs_receipt,
     receipt_group,
+    receipts_by_group,
     receipts_for,
 )
 from services.intake.domain.delivery import DeliveryState, delivery_states
@@ -151,10 +153,13 @@ async def when_message_dispatched_take_it_in(
     lane: str | None = None,
     rfi_rule: RfiRule = STANDARD_RFI_RULE,
     receipt_uow: Callable[[], UnitOfWork[IntakeStore]] | None = None,
+    queue_receipts: bool = False,
 ) -> Outcome | None:
     """Into the inbox (or, for an acknowledgement, the deliveries it confirms), with the delivered hop and a
-    receipt to the origin. Given `receipt_uow`, the messages of one delivery batch are confirmed by one receipt
-    per origin (shared/messaging/batch_end.py), written at the batch's end in its transaction."""
+    receipt to the origin. With `queue_receipts`, the receipt is queued in this transaction and sent by the next
+    round of receipts (send_queued_receipts); given `receipt_uow` instead, the messages of one delivery batch are
+    confirmed by one receipt per origin (shared/messaging/batch_end.py), written at the batch's end in its
+    transaction; given neither, at once."""
     message = event.message
     async with uow:
         if not await uow.claim(CONSUMER, event_id(event)):
@@ -172,7 +177,9 @@ async def when_message_dispatched_take_it_in(
             await uow.store.save_inbox_item(event)
             await _follow_up(message, uow=uow, rfi_rule=rfi_rule)
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
-        if needs_receipt(message):
+        if needs_receipt(message) and queue_receipts:
+            await uow.store.queue_receipt(Received.of(message), lane=names.receipt_lane(lane))
+        elif needs_receipt(message):
             if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, partial(
                     _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
                 receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
@@ -190,6 +197,21 @@ async def _send_receipts(
         receipt = stamp(command, message_id=new_id(), origin=platform, created_at=now)
         async with new_uow() as uow:
             await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))
+
+
+async def send_queued_receipts(
+    *, uow: UnitOfWork[IntakeStore], lane: str, platform: str, clock: Callable[[], datetime], new_id: Callable[[], UUID],
+    limit: int,
+) -> int:
+    """A round of receipts: those queued on `lane` (up to `limit`), one receipt per origin and group for up to 100
+    messages, sent in the transaction that removes them from the queue. Returns how many messages it confirmed."""
+    async with uow:
+        queued = await uow.store.take_queued_receipts(lane, limit=limit)
+        now = clock()
+        for command in receipts_by_group(queued):
+            receipt = stamp(command, message_id=new_id(), origin=platform, created_at=now)
+            await _accept(receipt, uow=uow, platform=platform, actor=None, lane=lane)
+    return len(queued)
 
 
 async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:

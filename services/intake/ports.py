@@ -4,6 +4,7 @@ from uuid import UUID
 
 from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import Message
+from services.intake.domain.acknowledgements import Received
 from services.intake.domain.delivery import DeliveryState
 from services.intake.domain.rfis import RfiStatus, TrackedRfi
 
@@ -32,6 +33,15 @@ class IntakeStore(Protocol):
     async def save_inbox_item(self, dispatched: MessageDispatched) -> None: ...
 
     async def inbox_message(self, message_id: UUID) -> Message | None: ...
+
+    async def queue_receipt(self, received: Received, *, lane: str) -> None:
+        """The receipt is sent by a later round (take_queued_receipts); queued once, whatever the number of calls."""
+        ...
+
+    async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:
+        """Removes and returns up to `limit` receipts of `lane`, longest queued first; none that another transaction
+        is taking."""
+        ...
 
     async def save_match(self, notification: MatchFound) -> None: ...
 

@@ -95,8 +95,8 @@ class AcknowledgementBody(Contract):
     state: AcknowledgementState = field("How far the recipient has got with the message.", "received")
     reason: ShortText | None = field("Why the message was refused; required for refused.", None, default=None)
     also_received: list[UUID] | None = field(
-        "Further messages of the same origin that came in the same delivery as the one this acknowledges "
-        "(`in_reply_to`), received as well: one receipt for a batch instead of one each (1.4; state received only).",
+        "Further messages of the same origin received since the last receipt, like the one this acknowledges "
+        "(`in_reply_to`): one receipt for many instead of one each (1.4; state received only).",
         ["3f1c9a2e-7b44-4d0e-9a51-0c2f6d8e1b37"], default=None, min_length=1, max_length=MAX_ALSO_RECEIVED)
 
     @model_validator(mode="after")

@@ -23,6 +23,9 @@ def lane_of(kind: str, priority: str) -> str:
     return URGENT if kind == "alert" or priority == URGENT else ROUTINE
 
 
+RECEIPT_LANES = (ROUTINE, BULK)
+
+
 def receipt_lane(delivered_on: str | None) -> str:
     """The lane of an automatic receipt: bookkeeping, never urgent (the alert it confirms goes first at every
     hop); a bulk record's receipt stays on the bulk lane, so an import never floods the routine one."""

@@ -10,7 +10,9 @@ from services.audit.fakes import InMemoryAuditLog
 from services.enrichment.adapters import AsyncpgRegionalIndex
 from services.enrichment.fakes import InMemoryRegionalIndex
 from services.intake.adapters import AsyncpgIntakeStore
+from services.intake.domain.acknowledgements import Received
 from services.intake.domain.delivery import DeliveryState
+from services.intake.handlers import send_queued_receipts
 from services.intake.fakes import InMemoryIntakeStore
 from services.routing.adapters import AsyncpgRoutingStore
 from services.routing.domain.decisions import Original, RoutingDecision
@@ -118,6 +120,37 @@ async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
     await store.save_inbox_item(dispatched)
     assert await store.inbox_message(message.message_id) == message
     assert await store.inbox_message(uuid4()) is None
+
+
+async def test_intake_store_queues_a_receipt_once_and_a_take_removes_the_longest_queued_of_its_lane(store_for):
+    store = store_for("intake")
+    first, bulk, second = (Received.of(an_alert(origin)) for origin in ("MR", "NE", "TD"))
+    for received, lane in [(first, "routine"), (bulk, "bulk"), (second, "routine"), (first, "routine")]:
+        await store.queue_receipt(received, lane=lane)
+
+    assert await store.take_queued_receipts("routine", limit=1) == [first]
+    assert await store.take_queued_receipts("routine", limit=10) == [second]
+    assert await store.take_queued_receipts("routine", limit=10) == []
+    assert await store.take_queued_receipts("bulk", limit=10) == [bulk]
+
+
+async def test_a_round_of_receipts_that_fails_sends_nothing_and_leaves_its_receipts_queued(pool):
+    class FailingToRecord(AsyncpgIntakeStore):
+        async def record_sent(self, message, *, idempotency_key=None):  # noqa: ANN001, ANN202
+            raise ConnectionResetError("the database went away")
+
+    queued = Received.of(an_alert("MR"))
+    await AsyncpgIntakeStore(pool).queue_receipt(queued, lane="routine")
+    with pytest.raises(ConnectionResetError):
+        await send_queued_receipts(uow=AsyncpgUnitOfWork(pool, FailingToRecord), lane="routine", platform="NE",
+                                   clock=lambda: NOW, new_id=uuid4, limit=10)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+    uow = AsyncpgUnitOfWork(pool, AsyncpgIntakeStore)
+    assert await send_queued_receipts(uow=uow, lane="routine", platform="NE", clock=lambda: NOW, new_id=uuid4,
+                                      limit=10) == 1
+    assert await pool.fetchval("SELECT count(*) FROM pending_receipts") == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE type = 'pcms.message'") == 1
 
 
 async def test_routing_store_remembers_the_origin_and_recipients_of_routed_messages(store_for):

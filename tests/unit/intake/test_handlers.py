@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -24,6 +24,7 @@ from services.intake.handlers import (
     NotInInbox,
     acknowledge_message,
     published_hop,
+    send_queued_receipts,
     submit_many,
     submit_message,
     when_message_dispatched_take_it_in,
@@ -350,7 +351,6 @@ async def test_a_submission_repeated_with_the_same_idempotency_key_is_accepted_o
     from services.intake.fakes import InMemoryIntakeStore
     from services.intake.handlers import submit_message
     from datetime import UTC, datetime
-    from uuid import uuid4
 
     command = SUBMIT_ADAPTER.validate_python({
         "kind": "report", "submitted_by": "customs", "evaluation": {"source": "B", "information": "3"},
@@ -464,3 +464,70 @@ async def test_a_receipt_for_a_batch_advances_the_delivery_of_every_message_it_l
 
     assert store.deliveries == {(sent[0].message_id, "ML"): (DeliveryState.RECEIVED, None),
                                 (sent[1].message_id, "ML"): (DeliveryState.RECEIVED, None)}
+
+
+async def queue_receipts_of(alerts: list[Message], store: InMemoryIntakeStore, lane: str = "urgent") -> None:
+    for alert in alerts:
+        uow = new_uow(store)
+        await when_message_dispatched_take_it_in(dispatched(alert, "ML"), uow=uow, platform="ML", clock=clock,
+                                                 new_id=id_factory(), lane=lane, queue_receipts=True)
+        assert hops(uow.published) == ["delivered"] and parsed(uow.published, MESSAGE) == []
+
+
+async def a_round(store: InMemoryIntakeStore, lane: str = "routine", limit: int = 1000,
+                  ) -> tuple[int, FakeUnitOfWork[InMemoryIntakeStore]]:
+    uow = new_uow(store)
+    confirmed = await send_queued_receipts(uow=uow, lane=lane, platform="ML", clock=clock, new_id=uuid4,
+                                           limit=limit)
+    return confirmed, uow
+
+
+async def test_a_queued_receipt_waits_for_the_next_round_which_sends_one_per_origin_for_every_message_since() -> None:
+    store = InMemoryIntakeStore()
+    await queue_receipts_of([alert_numbered(0x10, "NE"), alert_numbered(0x11, "NE"), alert_numbered(0x12, "MR"),
+                             alert_numbered(0x13, "NE")], store)
+
+    confirmed, uow = await a_round(store)
+
+    receipts = parsed(uow.published, MESSAGE)
+    assert confirmed == 4 and uow.commits == 1
+    assert [(r.recipients, r.in_reply_to, r.body.also_received) for r in receipts] == [
+        (["NE"], UUID(int=0x10), [UUID(int=0x11), UUID(int=0x13)]),
+        (["MR"], UUID(int=0x12), None),
+    ]
+    assert {row.routing_key for row in uow.published if row.type == MESSAGE} == {"message.routine.acknowledgement.routine"}
+    assert sorted(hops(uow.published)) == ["accepted", "accepted"]
+    assert set(store.sent) == {r.message_id for r in receipts}, "each receipt is a sent message, tracked like any"
+    assert (await a_round(store))[0] == 0, "a round takes what it sends off the queue"
+
+
+async def test_a_round_confirms_at_most_its_limit_longest_queued_first() -> None:
+    store = InMemoryIntakeStore()
+    await queue_receipts_of([alert_numbered(0x10 + i, "NE") for i in range(5)], store)
+
+    rounds = [await a_round(store, limit=2) for _ in range(4)]
+
+    assert [confirmed for confirmed, _ in rounds] == [2, 2, 1, 0]
+    answered = [[r.in_reply_to, *(r.body.also_received or [])] for _, uow in rounds for r in parsed(uow.published, MESSAGE)]
+    assert answered == [[UUID(int=0x10), UUID(int=0x11)], [UUID(int=0x12), UUID(int=0x13)], [UUID(int=0x14)]]
+
+
+async def test_the_queued_receipts_of_bulk_records_go_out_in_rounds_of_the_bulk_lane() -> None:
+    store = InMemoryIntakeStore()
+    await queue_receipts_of([alert_numbered(0x10, "NE")], store, lane="bulk")
+
+    assert (await a_round(store, lane="routine"))[0] == 0
+    confirmed, uow = await a_round(store, lane="bulk")
+
+    assert confirmed == 1
+    assert [row.routing_key for row in uow.published if row.type == MESSAGE] == ["message.bulk.acknowledgement.routine"]
+
+
+async def test_an_acknowledgement_taken_in_queues_no_receipt() -> None:
+    store = InMemoryIntakeStore()
+    receipt = acknowledgement_from("ML", "received", message_id=UUID(int=0x30), about=ALERT_ID)
+
+    await when_message_dispatched_take_it_in(dispatched(receipt, "NE"), uow=new_uow(store), platform="NE", clock=clock,
+                                             new_id=id_factory(), lane="routine", queue_receipts=True)
+
+    assert store.queued_receipts == {}
