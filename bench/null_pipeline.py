@@ -7,7 +7,9 @@ confirmed, mandatory) and ack:
     intake NE   -> pcms.platform.NE  message + hops accepted, published
     enrichment  <- hub.ingress.*.urgent    -> pcms.hub.enriched + hop enriched
     routing     <- hub.routing.urgent      -> pcms.delivery, one copy per recipient + RoutingDecided + hop routed
-    intake P    <- inbox.P.urgent          -> hop delivered + receipt (acknowledgement) + its hops accepted, published
+    intake P    <- inbox.P.urgent          -> hop delivered; for every 100th alert a receipt (acknowledgement listing
+                                              99 more) + its hops accepted, published, as a busy round of receipts
+                                              sends them (services/intake: one receipt confirms up to 100 messages)
     (the receipts go round the same way back to NE)
     audit P     <- audit.P                 (every hop, through the topology's exchange-to-exchange bindings)
 
@@ -29,11 +31,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from shared.contracts.bodies import MAX_ALSO_RECEIVED
 from shared.messaging import names
 
 PREFETCH = 64          # ServiceSettings.prefetch
 ROUND_ROWS = 200       # ServiceSettings.relay_batch: the rows one relay round takes and publishes side by side
 BATCH_ITEMS = 100      # ServiceSettings.relay_batch_items
+RECEIPT_ITEMS = MAX_ALSO_RECEIVED + 1  # the messages one receipt confirms when a round of receipts is full
 LANE = names.URGENT
 
 
@@ -56,10 +60,14 @@ def services_for(active: list[str], hub: str) -> list[NullService]:
     return found
 
 
-def expected_hub_audit(recipients: int) -> int:
-    """Audit entries at the hub per alert: accepted, published, enriched, routed, one delivered per recipient,
-    and for each recipient's receipt accepted, published, enriched, routed, delivered."""
-    return 4 + 6 * recipients
+def receipts_per_recipient(alerts: int) -> int:
+    return alerts // RECEIPT_ITEMS
+
+
+def expected_hub_audit(alerts: int, recipients: int) -> int:
+    """Audit entries at the hub: for each alert accepted, published, enriched, routed, one delivered per recipient;
+    for each receipt accepted, published, enriched, routed, delivered."""
+    return alerts * (4 + recipients) + 5 * recipients * receipts_per_recipient(alerts)
 
 
 def _run(service: NullService, url: str, active: list[str], origin: str, samples: dict[str, bytes], alerts: int,
@@ -126,6 +134,7 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
         relaying = asyncio.ensure_future(relay())
 
         own = names.platform_exchange(service.platform)
+        alerts_taken_in = [0]
 
         def handle(kind_of_message: str | None, h: dict[str, Any]) -> None:
             kind = h.get("x-kind")
@@ -150,6 +159,9 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
                 hop(own, "delivered", h)
                 if kind == "alert":
                     delivered[h["x-id"]] = now - float(h["x-t0"])
+                    alerts_taken_in[0] += 1
+                    if alerts_taken_in[0] % RECEIPT_ITEMS:
+                        return
                     receipt = {**h, "x-kind": "acknowledgement", "x-origin": service.platform,
                                "x-alert-origin": h["x-origin"]}
                     send(own, names.message_key("acknowledgement", "urgent", LANE), "receipt", "message", receipt)
@@ -216,8 +228,8 @@ def measure(url: str, *, active: list[str], hub: str, origin: str, alerts: int, 
                     raise RuntimeError(f"null service {service.name} did not start (exit code {process.exitcode})")
         slot_of = {s.name: i for i, s in enumerate(services)}
         want = {f"intake@{p}": alerts for p in recipients}
-        want[f"intake@{origin}"] = alerts * len(recipients)
-        want[f"audit@{hub}"] = alerts * expected_hub_audit(len(recipients))
+        want[f"intake@{origin}"] = receipts_per_recipient(alerts) * len(recipients)
+        want[f"audit@{hub}"] = expected_hub_audit(alerts, len(recipients))
         started = time.time()
         go.set()
         complete = False

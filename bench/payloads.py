@@ -86,7 +86,7 @@ def write_stolen_vehicles(path: Path, count: int, *, bad_every: int = 500, seed:
 def wire_samples(recipients: list[str], origin: str = "NE") -> dict[str, bytes]:
     """The bodies the real services put on the wire for one alert, built with the real contracts
     (so the null pipeline moves messages of the same size)."""
-    from shared.contracts.bodies import AcknowledgementState
+    from shared.contracts.bodies import MAX_ALSO_RECEIVED, AcknowledgementState
     from shared.contracts.events import Enrichment, Hop, HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
     from shared.contracts.messages import SUBMIT_ADAPTER, stamp
     from services.enrichment.domain.normalise import normalise_entities
@@ -101,8 +101,9 @@ def wire_samples(recipients: list[str], origin: str = "NE") -> dict[str, bytes]:
                                    dispatched_at=now)
     decided = RoutingDecided(message_id=alert.message_id, correlation_id=alert.correlation_id, origin=origin,
                              recipients=recipients, refused=[], rule="alert-to-all-active-members", decided_at=now)
-    receipt = stamp(acknowledgement_of(alert, AcknowledgementState.RECEIVED), message_id=uuid4(), origin=recipients[0],
-                    created_at=now)
+    receipt = stamp(acknowledgement_of(alert, AcknowledgementState.RECEIVED,
+                                       also_received=[uuid4() for _ in range(MAX_ALSO_RECEIVED)]),
+                    message_id=uuid4(), origin=recipients[0], created_at=now)
     receipt_dispatched = MessageDispatched(message=receipt, recipient=origin, hits=[], rule="acknowledgement-to-origin",
                                            dispatched_at=now)
     hop = HopRecorded(event_id=uuid4(), message_id=alert.message_id, correlation_id=alert.correlation_id, kind="alert",

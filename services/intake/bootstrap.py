@@ -77,9 +77,12 @@ async def send_receipts(lane_uow, *, platform: str, clock, every_seconds: float,
     while True:
         for lane in names.RECEIPT_LANES:
             try:
-                while await handlers.send_queued_receipts(uow=lane_uow[lane](), lane=lane, platform=platform,
-                                                          clock=clock, new_id=uuid4, limit=round_size) == round_size:
-                    pass
+                confirmed = round_size
+                while confirmed == round_size:
+                    confirmed = await handlers.send_queued_receipts(uow=lane_uow[lane](), lane=lane, platform=platform,
+                                                                    clock=clock, new_id=uuid4, limit=round_size)
+                    if confirmed:
+                        log.info("receipts_sent", lane=lane, messages=confirmed)
             except Exception as error:  # the database is away: the receipts stay queued for the next round
                 log.warning("receipts_round_failed", lane=lane, error=f"{type(error).__name__}: {error}")
         await asyncio.sleep(every_seconds)
