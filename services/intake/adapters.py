@@ -15,7 +15,9 @@ from services.intake.domain.rfis import RfiStatus, TrackedRfi, shown_status
 
 _ADVANCE = """
 INSERT INTO deliveries (message_id, recipient, state, state_rank, reason, updated_at)
-SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM sent_messages WHERE message_id = $1)
+SELECT $1, recipient, state, state_rank, reason, $6
+FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[]) AS change(recipient, state, state_rank, reason)
+WHERE EXISTS (SELECT 1 FROM sent_messages WHERE message_id = $1)
 ON CONFLICT (message_id, recipient) DO UPDATE
 SET state = EXCLUDED.state, state_rank = EXCLUDED.state_rank, reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at
 WHERE deliveries.state_rank < EXCLUDED.state_rank
@@ -92,7 +94,18 @@ class AsyncpgIntakeStore:
     async def advance_delivery(
         self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None
     ) -> None:
-        await self._connection.execute(_ADVANCE, message_id, recipient, state.value, RANK[state], reason, datetime.now(UTC))
+        await self.advance_deliveries(message_id, [(recipient, state, reason)])
+
+    async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
+        strongest: dict[str, tuple[DeliveryState, str | None]] = {}  # one row each: a statement may not update a row twice
+        for recipient, state, reason in changes:
+            if recipient not in strongest or RANK[state] > RANK[strongest[recipient][0]]:
+                strongest[recipient] = (state, reason)
+        if strongest:
+            await self._connection.execute(
+                _ADVANCE, message_id, list(strongest), [state.value for state, _ in strongest.values()],
+                [RANK[state] for state, _ in strongest.values()], [reason for _, reason in strongest.values()],
+                datetime.now(UTC))
 
     async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
         message = dispatched.message
@@ -106,8 +119,9 @@ class AsyncpgIntakeStore:
             "active" if message.kind == "alert" else None, getattr(message.body, "valid_until", None),
         )
 
-    async def find_sent(self, message_id: UUID) -> Message | None:
-        payload = await self._connection.fetchval("SELECT payload FROM sent_messages WHERE message_id = $1", message_id)
+    async def sent_rfi(self, message_id: UUID) -> Message | None:
+        payload = await self._connection.fetchval(
+            "SELECT payload FROM sent_messages WHERE message_id = $1 AND kind = 'rfi'", message_id)
         return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,

@@ -57,8 +57,13 @@ class InMemoryIntakeStore:
     async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
         self.inbox.setdefault(dispatched.message.message_id, dispatched)
 
-    async def find_sent(self, message_id: UUID) -> Message | None:
-        return self.sent.get(message_id)
+    async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
+        for recipient, state, reason in changes:
+            await self.advance_delivery(message_id, recipient, state, reason)
+
+    async def sent_rfi(self, message_id: UUID) -> Message | None:
+        sent = self.sent.get(message_id)
+        return sent if sent is not None and sent.kind == "rfi" else None
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
                         deadline: datetime) -> None:

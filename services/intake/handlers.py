@@ -219,11 +219,10 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
         await uow.store.record_routing_rule(notice.message_id, notice.rule)
-        for state, recipients in delivery_states(notice):
-            for recipient, reason in recipients:
-                await uow.store.advance_delivery(notice.message_id, recipient, state, reason)
-        sent = await uow.store.find_sent(notice.message_id)
-        if sent is not None and sent.kind == "rfi" and sent.body.deadline is not None:
+        await uow.store.advance_deliveries(notice.message_id, [
+            (recipient, state, reason) for state, recipients in delivery_states(notice) for recipient, reason in recipients])
+        sent = await uow.store.sent_rfi(notice.message_id)
+        if sent is not None and sent.body.deadline is not None:
             for answerer in expected_answerers(sent, notice):
                 await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)
 

@@ -90,6 +90,34 @@ async def test_intake_store_advances_delivery_state_only_forward(store_for):
     assert states == {"ML": ("read", None), "HUB": ("routed", None), "BF": ("not_routed", "member is withdrawn")}
 
 
+async def test_intake_store_advances_several_recipients_at_once_each_only_forward(store_for):
+    store = store_for("intake")
+    sent = an_alert()
+    await store.record_sent(sent)
+    await store.advance_delivery(sent.message_id, "ML", DeliveryState.READ)
+
+    await store.advance_deliveries(sent.message_id, [
+        ("ML", DeliveryState.ROUTED, None), ("HUB", DeliveryState.ROUTED, None), ("TD", DeliveryState.HELD, "held"),
+        ("HUB", DeliveryState.NOT_ROUTED, "twice in one decision: the stronger state counts")])
+    await store.advance_deliveries(uuid4(), [("ML", DeliveryState.ROUTED, None)])
+
+    assert await _deliveries(store, sent.message_id) == {
+        "ML": ("read", None), "HUB": ("routed", None), "TD": ("held", "held")}
+
+
+async def test_intake_store_finds_a_sent_request_for_information_and_no_other_kind(store_for):
+    store = store_for("intake")
+    alert, rfi = an_alert(), stamp(SUBMIT_ADAPTER.validate_python(
+        {"kind": "rfi", "submitted_by": "police", "recipients": ["ML"], "body": {"question": "Known?"}}),
+        message_id=uuid4(), origin="NE", created_at=NOW)
+    await store.record_sent(alert)
+    await store.record_sent(rfi)
+
+    assert await store.sent_rfi(rfi.message_id) == rfi
+    assert await store.sent_rfi(alert.message_id) is None
+    assert await store.sent_rfi(uuid4()) is None
+
+
 async def test_intake_store_records_many_at_once_skipping_taken_keys_and_ids(store_for):
     store = store_for("intake")
     taken, first, second = an_alert(), an_alert(), an_alert()
@@ -101,7 +129,6 @@ async def test_intake_store_records_many_at_once_skipping_taken_keys_and_ids(sto
     assert recorded == {second.message_id}
     assert await store.sent_ids_with_keys([f"{key}:1", f"{key}:2", f"{key}:9"]) == {
         f"{key}:1": taken.message_id, f"{key}:2": second.message_id}
-    assert await store.find_sent(second.message_id) == second
     assert await store.record_sent_many([]) == set()
 
 
