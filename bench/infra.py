@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -106,8 +106,28 @@ def headroom_warning(headroom: dict[str, Any]) -> str | None:
     return found
 
 
+LOCAL_SOCKET_DIR = Path("/var/run/postgresql")
+
+
+def local_socket_dir() -> Path | None:
+    return LOCAL_SOCKET_DIR if (LOCAL_SOCKET_DIR / ".s.PGSQL.5432").exists() else None
+
+
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or os.environ.get("PCMS_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    """DATABASE_URL when set; else the local server through its Unix socket, as services beside their database would
+    be configured (a statement's round trip over loopback TCP costs this machine measurably more); else over TCP."""
+    if configured := os.environ.get("DATABASE_URL") or os.environ.get("PCMS_DATABASE_URL"):
+        return configured
+    if (socket_dir := local_socket_dir()) is not None:
+        return f"postgresql://postgres@/postgres?host={socket_dir}"
+    return "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def database_transport(url: str) -> str:
+    """How the services reach PostgreSQL, for the results: the socket directory or host:port (no credentials)."""
+    parts = urlsplit(url)
+    socket_dir = next((value for key, value in parse_qsl(parts.query) if key == "host"), None)
+    return f"unix socket in {socket_dir}" if socket_dir else f"tcp {parts.hostname}:{parts.port or 5432}"
 
 
 async def drop_databases(server_url: str, prefix: str) -> None:

@@ -33,7 +33,16 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import null_pipeline, profiling, raw
-from bench.infra import Broker, RunningFederation, headroom_warning, start_federation, stop_federation, wait_idle
+from bench.infra import (
+    Broker,
+    RunningFederation,
+    database_transport,
+    database_url,
+    headroom_warning,
+    start_federation,
+    stop_federation,
+    wait_idle,
+)
 from bench.payloads import wire_samples
 from bench.real_pipeline import measure_load, bulk_import
 from bench.stats import fmt, ratio, target
@@ -95,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
         "machine": platform.platform(), "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
         "members": members, "targets": TARGETS, "broker_at_start": broker.headroom(),
+        "database": database_transport(database_url()),
     }
     if (warning := headroom_warning(results["broker_at_start"])) is not None:
         console.print(f"[yellow]{warning}[/yellow]")
+    console.print(f"services reach PostgreSQL by {results['database']}")
     samples = wire_samples([m for m in ["HUB", *members] if m != "NE"])
     try:
         if "raw" in parts:

@@ -1,10 +1,12 @@
 """Pure helpers of `make bench` and `pcms import`: percentiles, latencies, reading files with line numbers."""
 
 import io
+from pathlib import Path
 
 import pytest
 
-from bench.infra import CLOCK_TICKS, headroom_warning, infrastructure_cpu_of, stat_cpu_seconds
+from bench import infra
+from bench.infra import CLOCK_TICKS, database_transport, headroom_warning, infrastructure_cpu_of, stat_cpu_seconds
 from bench.profiling import summarise
 from bench.run import real_maximum
 from bench.stats import fan_out_latencies, latency_summary, percentile, ratio, target
@@ -130,3 +132,15 @@ def test_the_run_warns_of_vhosts_left_by_kept_runs_and_of_a_broker_short_of_file
     assert crowded is not None and "936 of its 1024" in crowded and "bench-3517e5d4, bench-e4db0641" in crowded
     assert "delete_vhost" in crowded
     assert short is not None and "600 of its 1024" in short
+
+
+def test_the_bench_reaches_a_local_database_by_its_socket_unless_a_url_is_given(monkeypatch):
+    for name in ("DATABASE_URL", "PCMS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(infra, "local_socket_dir", lambda: None)
+    assert infra.database_url() == "postgresql://postgres@127.0.0.1:5432/postgres"
+    monkeypatch.setattr(infra, "local_socket_dir", lambda: Path("/run/postgresql"))
+    assert infra.database_url() == "postgresql://postgres@/postgres?host=/run/postgresql"
+    assert database_transport(infra.database_url()) == "unix socket in /run/postgresql"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://pcms:secret@db.example:6432/postgres")
+    assert database_transport(infra.database_url()) == "tcp db.example:6432"
