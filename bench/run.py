@@ -330,13 +330,16 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
     p99_50 = _load(results, 50).get("fan_out_ms", {}).get("p99")
     bulk = results.get("bulk", {})
     projected = (bulk["import_seconds"] * 100_000 / bulk["records"]) if bulk.get("records") else None
+    # A smaller import runs while the pipeline is still warming up: its rate overstates the 100,000 records' rate.
+    bulk_verdict = target(projected, 120, at_most=True)
+    if projected is not None and bulk["records"] < 100_000:
+        bulk_verdict = f"{bulk_verdict} if projected"
     idle = [m.get("idle_mb") for m in results.get("cost", {}).get("memory", {}).values() if m.get("idle_mb")]
     return {
         "real >= 300 alerts/s": [real_max, target(real_max, 300)],
         "real/null >= 0.6": [results["ratios"]["real_over_null"], target(results["ratios"]["real_over_null"], 0.6)],
         "fan-out p99 at 50/s <= 100 ms": [p99_50, target(p99_50, 100, at_most=True)],
-        "bulk 100k <= 120 s (projected from this run)": [round(projected, 1) if projected else None,
-                                                         target(projected, 120, at_most=True)],
+        "bulk 100k <= 120 s (projected from smaller runs)": [round(projected, 1) if projected else None, bulk_verdict],
         "every service idle <= 150 MB": [max(idle) if idle else None, target(max(idle) if idle else None, 150, at_most=True)],
     }
 
