@@ -22,6 +22,7 @@ from services.intake.settings import IntakeSettings
 
 SERVICE = "intake"
 log = structlog.get_logger("intake")
+LEFTOVER_RECEIPTS_SECONDS = 30
 STORAGE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
 
 
@@ -66,8 +67,9 @@ async def main(settings: IntakeSettings) -> None:
         await run_until_stopped(
             relay.run(), serve(api, host=settings.api_host, port=settings.api_port or platform.api_port),
             watch_requests(new_uow, clock=clock, rfi_rule=rfi_rule, every_seconds=settings.rfi_watch_seconds),
-            *([send_receipts(lane_uow, platform=platform.code, clock=clock, every_seconds=settings.receipt_window_seconds,
-                             round_size=settings.receipt_round)] if windowed else []),
+            # also when receipts are no longer queued: those queued before the change still go out
+            send_receipts(lane_uow, platform=platform.code, clock=clock, round_size=settings.receipt_round,
+                          every_seconds=settings.receipt_window_seconds if windowed else LEFTOVER_RECEIPTS_SECONDS),
         )
 
 

@@ -23,8 +23,8 @@ class IntakeSettings(ServiceSettings):
         "1.4); false sends a receipt for each, as 1.3 did, while some platform still runs 1.3.")
     receipt_window_seconds: float = Field(
         default=1.0, ge=0, description="Receipts wait this long, queued in the database, and each round sends one per "
-        "origin for every message taken in since the last; 0 sends them at the end of each delivery batch instead. "
-        "Only with receipts_per_batch.")
+        "origin for every message taken in since the last; 0 sends them at the end of each delivery batch instead "
+        "(receipts queued before still go out, every 30 s). Only with receipts_per_batch.")
     receipt_round: int = Field(default=1_000, ge=1, description="Messages one round of receipts confirms at most.")
     max_outbox_backlog: int = Field(
         default=20_000, ge=1, description="Unsent outbox rows above which submissions get 503 with Retry-After."
