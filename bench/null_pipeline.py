@@ -14,7 +14,7 @@ confirmed, mandatory) and ack:
     audit P     <- audit.P                 (every hop, through the topology's exchange-to-exchange bindings)
 
 Everything leaves as the outbox relay sends it (shared/messaging/batches.py): a round takes what was
-recorded while the previous round was being confirmed (up to 1,000 rows); its hops leave joined in one
+recorded while the previous round was being confirmed (up to 200 rows); its hops leave joined in one
 message per exchange, its messages for one destination joined in one batch of up to 100 (1.3), and a
 batch's handler handles each item.
 
@@ -35,7 +35,7 @@ from shared.contracts.bodies import MAX_ALSO_RECEIVED
 from shared.messaging import names
 
 PREFETCH = 64          # ServiceSettings.prefetch
-ROUND_ROWS = 1000      # ServiceSettings.relay_batch: the rows one relay round takes and publishes side by side
+ROUND_ROWS = 200       # ServiceSettings.relay_batch (the null pipeline's rows are all urgent): the rows one relay round takes and publishes side by side
 BATCH_ITEMS = 100      # ServiceSettings.relay_batch_items
 RECEIPT_ITEMS = MAX_ALSO_RECEIVED + 1  # the messages one receipt confirms when a round of receipts is full
 LANE = names.URGENT

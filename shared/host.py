@@ -77,6 +77,7 @@ class Infrastructure:
             AsyncpgOutboxStore(self.pool, lower_lanes=self.lanes[names.ROUTINE]),
             self.publisher,
             batch_size=self.settings.relay_batch,
+            lower_batch_size=self.settings.relay_lower_batch,
             poll_seconds=self.settings.relay_poll_seconds,
             after_sent=after_sent,
             max_batch_items=self.settings.relay_batch_items,

@@ -44,18 +44,23 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         batch_size: int,
+        lower_batch_size: int | None = None,
         poll_seconds: float,
         after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
         max_batch_items: int = 1,
         reclaim_every_sent: int = 5000,
     ) -> None:
-        """`max_batch_items` above 1 joins a round's rows for one destination (shared/messaging/batches.py).
+        """A round of urgent rows takes up to `batch_size`, a round of the lanes below up to `lower_batch_size`: a
+        round waits for the broker's confirms, so a small round keeps an alert from waiting long behind the one
+        before it, and a large one lets an import through. `max_batch_items` above 1 joins a round's rows for one
+        destination (shared/messaging/batches.py).
         Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them."""
         self._store = store
         self._max_batch_items = max_batch_items
         self._after_sent = after_sent
         self._publisher = publisher
         self._batch_size = batch_size
+        self._batch_sizes = {URGENT_ONLY: batch_size, ALL_BUT_URGENT: lower_batch_size or batch_size}
         self._poll_seconds = poll_seconds
         self._wakeups = {URGENT_ONLY: asyncio.Event(), ALL_BUT_URGENT: asyncio.Event()}
         self.backlog = 0
@@ -72,7 +77,7 @@ class OutboxRelay:
                 wakeup.set()
 
     async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES) -> int:
-        async with self._store.take(self._batch_size, priorities=priorities) as batch:
+        async with self._store.take(self._batch_sizes.get(priorities, self._batch_size), priorities=priorities) as batch:
             going = publications(batch.rows, max_items=self._max_batch_items)
             results = await asyncio.gather(
                 *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
@@ -139,7 +144,7 @@ class OutboxRelay:
                 log.warning("relay_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
                 await asyncio.sleep(min(0.2 * 2**failures, 5))
                 continue
-            if relayed < self._batch_size:
+            if relayed < self._batch_sizes[priorities]:
                 try:
                     await asyncio.wait_for(wakeup.wait(), timeout=self._poll_seconds)
                 except TimeoutError:

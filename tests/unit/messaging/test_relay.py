@@ -84,3 +84,12 @@ async def test_a_follow_up_row_written_by_a_round_goes_out_with_the_next_round_n
         commit(store, relay, a_row(URGENT, "second-alert"))
         await until(lambda: len(publisher.published) == 3)
         assert [m.message_id for m in publisher.published] == ["first-alert", "published:first-alert", "second-alert"]
+
+
+async def test_a_round_of_urgent_rows_takes_its_own_size_and_a_round_of_the_lanes_below_theirs() -> None:
+    store = FakeOutboxStore()
+    relay = OutboxRelay(store, FakePublisher(), batch_size=1, lower_batch_size=3, poll_seconds=NEVER)
+    store.add(*(a_row(URGENT, f"alert-{i}") for i in range(3)), *(a_row(ROUTINE, f"record-{i}") for i in range(4)))
+
+    assert await relay.relay_once(URGENT_ONLY) == 1
+    assert await relay.relay_once(ALL_BUT_URGENT) == 3
