@@ -109,8 +109,8 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         priority: int = 0,
     ) -> None:
         """after_commit runs with the rows' priorities when a commit added outbox rows: it wakes the relay of
-        this process. `priority` is
-        given to the outbox rows that name none: the lane of the message being handled (names.LANE_PRIORITY)."""
+        this process. `priority` is given to the outbox rows that name none: the lane of the message being handled
+        (names.LANE_PRIORITY)."""
         self._priority = priority
         self._pool = pool
         self._store_factory = store_factory
