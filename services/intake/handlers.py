@@ -1,6 +1,6 @@
 """What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from uuid import UUID, uuid5
@@ -9,7 +9,7 @@ from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
 from shared.contracts.events import Hop, HopRecorded, MatchFound, MessageDispatched, RoutingDecided
 from shared.contracts.identity import event_id, hop_event_id
-from shared.contracts.messages import Header, Message, SubmitRfi, stamp
+from shared.contracts.messages import Header, Message, SubmitAcknowledgement, SubmitRfi, stamp
 from shared.contracts.registry import MESSAGE
 from shared.messaging import names
 from shared.messaging.batch_end import defer_to_batch_end
@@ -182,9 +182,8 @@ async def when_message_dispatched_take_it_in(
         elif needs_receipt(message):
             if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, partial(
                     _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
-                receipt = stamp(acknowledgement_of(message, AcknowledgementState.RECEIVED),
-                                message_id=new_id(), origin=platform, created_at=now)
-                await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))
+                await _accept_receipts([acknowledgement_of(message, AcknowledgementState.RECEIVED)], uow=uow,
+                                       platform=platform, now=now, new_id=new_id, lane=names.receipt_lane(lane))
 
 
 async def _send_receipts(
@@ -192,11 +191,9 @@ async def _send_receipts(
     clock: Callable[[], datetime], new_id: Callable[[], UUID], lane: str | None,
 ) -> None:
     """The receipts of one delivery batch's messages of one group: one for up to 100 of them."""
-    now = clock()
-    for command in receipts_for(messages):
-        receipt = stamp(command, message_id=new_id(), origin=platform, created_at=now)
-        async with new_uow() as uow:
-            await _accept(receipt, uow=uow, platform=platform, actor=None, lane=names.receipt_lane(lane))
+    async with new_uow() as uow:
+        await _accept_receipts(receipts_for(messages), uow=uow, platform=platform, now=clock(), new_id=new_id,
+                               lane=names.receipt_lane(lane))
 
 
 async def send_queued_receipts(
@@ -207,11 +204,19 @@ async def send_queued_receipts(
     messages, sent in the transaction that removes them from the queue. Returns how many messages it confirmed."""
     async with uow:
         queued = await uow.store.take_queued_receipts(lane, limit=limit)
-        now = clock()
-        for command in receipts_by_group(queued):
-            receipt = stamp(command, message_id=new_id(), origin=platform, created_at=now)
-            await _accept(receipt, uow=uow, platform=platform, actor=None, lane=lane)
+        await _accept_receipts(receipts_by_group(queued), uow=uow, platform=platform, now=clock(), new_id=new_id,
+                               lane=lane)
     return len(queued)
+
+
+async def _accept_receipts(
+    commands: Iterable[SubmitAcknowledgement], *, uow: UnitOfWork[IntakeStore], platform: str, now: datetime,
+    new_id: Callable[[], UUID], lane: str,
+) -> None:
+    """Automatic receipts, stamped by this platform and accepted like any message it sends (no officer acts)."""
+    for command in commands:
+        await _accept(stamp(command, message_id=new_id(), origin=platform, created_at=now), uow=uow, platform=platform,
+                      actor=None, lane=lane)
 
 
 async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 from shared.messaging.ports import OutboxBatch
+from shared.messaging.relay import ALL_PRIORITIES
 
 StoreT = TypeVar("StoreT")
 
@@ -101,7 +102,7 @@ class FakeOutboxStore:
         return [row.message for row in self.rows.values() if row.sent_at is not None]
 
     @asynccontextmanager
-    async def take(self, limit: int, *, priorities: tuple[int, int] = (-32768, 32767)) -> AsyncIterator[OutboxBatch]:
+    async def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AsyncIterator[OutboxBatch]:
         self.takes.append(priorities)
         low, high, now = *priorities, self._clock()
         due = [(row_id, row.message) for row_id, row in self.rows.items()
