@@ -1,5 +1,8 @@
 """The raw broker ceiling: one pipelined publisher and one consumer on a persistent quorum queue.
 
+Then the floor of one hop: messages published one at a time, each confirmed before the next, and the time
+from its publish to its delivery. Every hop of the pipeline pays at least this.
+
 Publisher confirms with a window of CONFIRM_WINDOW messages in flight, consumer prefetch PREFETCH,
 acking each message; persistent messages of the size of a real alert. Publisher and consumer are
 separate processes with their own connections, like the services.
@@ -15,6 +18,8 @@ from typing import Any
 CONFIRM_WINDOW = 500
 PREFETCH = 300
 QUEUE = "bench.raw"
+HOP_MESSAGES = 200
+HOP_SPACING_SECONDS = 0.01
 
 
 async def _declare(channel) -> Any:  # noqa: ANN001
@@ -112,3 +117,45 @@ def measure(url: str, *, count: int, size: int) -> dict[str, Any]:
         "messages_per_second": round(count / end_to_end, 1) if end_to_end > 0 else None,
         "publish_confirmed_per_second": round(count / published, 1) if published > 0 else None,
     }
+
+
+async def _hop_latency(url: str, count: int, size: int) -> dict[str, Any]:
+    import aio_pika
+
+    from bench.stats import latency_summary
+
+    publishing = await aio_pika.connect(url, client_properties={"connection_name": "bench-hop-publisher"})
+    consuming = await aio_pika.connect(url, client_properties={"connection_name": "bench-hop-consumer"})
+    async with publishing, consuming:
+        channel = await publishing.channel(publisher_confirms=True)
+        receiving = await consuming.channel()
+        queue = await _declare(receiving)
+        sent_at: dict[str, float] = {}
+        delivered_ms: list[float] = []
+        all_in = asyncio.Event()
+
+        async def on_message(message) -> None:  # noqa: ANN001
+            delivered_ms.append((time.perf_counter() - sent_at[message.message_id]) * 1000)
+            await message.ack()
+            if len(delivered_ms) >= count:
+                all_in.set()
+
+        await queue.consume(on_message)
+        confirmed_ms = []
+        body = b"x" * size
+        for i in range(count):
+            message_id = f"hop-{i}"
+            sent_at[message_id] = started = time.perf_counter()
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id),
+                routing_key=QUEUE)
+            confirmed_ms.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(HOP_SPACING_SECONDS)
+        await asyncio.wait_for(all_in.wait(), timeout=60)
+    return {"messages": count, "confirmed_ms": latency_summary(confirmed_ms),
+            "delivered_ms": latency_summary(delivered_ms)}
+
+
+def hop_latency(url: str, *, count: int = HOP_MESSAGES, size: int) -> dict[str, Any]:
+    """One message at a time through the same kind of queue: publish to confirm, and publish to delivery (ms)."""
+    return asyncio.run(_hop_latency(url, count, size))

@@ -156,7 +156,7 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
 async def measure_load(fed: RunningFederation, *, rate: float | None, duration: float, concurrency: int = 48,
                        drain_timeout: float = 120, during: Callable[[], Any] | None = None) -> dict[str, Any]:
     """One phase: offered `rate` alerts/s (None: the maximum, closed loop) for `duration` s, then drain."""
-    cpu_before, infra_before = fed.cpu(), infrastructure_cpu()
+    cpu_before, infra_before, own_before = fed.cpu(), infrastructure_cpu(), time.process_time()
     if during is not None:
         during()
     if rate is None:
@@ -166,6 +166,7 @@ async def measure_load(fed: RunningFederation, *, rate: float | None, duration: 
     delivered = await wait_delivered(fed, into, timeout=drain_timeout)
     cpu = cpu_delta(cpu_before, fed.cpu())
     infra = cpu_delta(infra_before, infrastructure_cpu())
+    own = time.process_time() - own_before
     alerts = delivered["alerts_everywhere"] or 0
     total_cpu = sum(cpu.values())
     everything = total_cpu + sum(infra.values())
@@ -177,6 +178,7 @@ async def measure_load(fed: RunningFederation, *, rate: float | None, duration: 
         "cpu_ms_per_alert": round(total_cpu / alerts * 1000, 2) if alerts else None,
         "broker_and_database_cpu_seconds": infra,
         "cpu_ms_per_alert_all_processes": round(everything / alerts * 1000, 2) if alerts else None,
+        "load_generator_cpu_seconds": round(own, 3),
     }
 
 

@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             console.rule("1. raw broker ceiling")
             results["raw"] = with_vhost(broker, lambda url: raw.measure(
                 url, count=args.raw_messages or size["raw_messages"], size=len(samples["dispatched"])))
+            results["raw"]["one_hop"] = with_vhost(broker, lambda url: raw.hop_latency(
+                url, size=len(samples["dispatched"])))
             console.print(results["raw"])
         if "null" in parts:
             console.rule("2. null pipeline")
@@ -348,6 +350,10 @@ def print_tables(results: dict[str, Any]) -> None:
     ceilings = Table("stage", "figure", "unit", title=f"PCMS exchange benchmark ({results['mode']})")
     raw_r, null_r, real_r = results.get("raw", {}), results.get("null", {}), results.get("real", {})
     ceilings.add_row("raw broker (quorum, persistent)", fmt(raw_r.get("messages_per_second")), "messages/s")
+    if (hop := raw_r.get("one_hop")) and "error" not in hop:
+        for name, unit in (("confirmed_ms", "publish to confirm"), ("delivered_ms", "publish to delivery")):
+            ceilings.add_row(f"one broker hop, {unit}", f"{fmt(hop[name]['p50'])} / {fmt(hop[name]['p99'])}",
+                             "ms p50 / p99, one message at a time")
     ceilings.add_row("null pipeline", fmt(null_r.get("alerts_per_second")),
                      f"alerts/s ({fmt(null_r.get('broker_publishes_per_alert'))} publishes each)")
     ceilings.add_row("real pipeline, maximum", fmt(real_maximum(results)), "alerts/s sustained (best phase)")

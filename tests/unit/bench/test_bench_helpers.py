@@ -153,3 +153,21 @@ def test_the_import_target_is_met_or_missed_only_by_an_import_of_100_000_records
 
     assert bulk_verdict(100_000, 158.8) == [158.8, "missed"]
     assert bulk_verdict(2_000, 2.39) == [119.5, "met if projected"]
+
+
+def test_the_table_shows_the_floor_of_one_broker_hop_and_survives_its_failure(monkeypatch):
+    from rich.console import Console
+
+    from bench import run
+
+    hop = {"messages": 200, "confirmed_ms": latency_summary([1.0, 1.2, 3.0]),
+           "delivered_ms": latency_summary([1.1, 1.3, 4.0])}
+    for raw, expected in (({"messages_per_second": 4400.0, "one_hop": hop}, ["publish to confirm", "1.20 / 2.96"]),
+                          ({"messages_per_second": 4400.0, "one_hop": {"error": "ConnectionError: gone"}}, [])):
+        out = io.StringIO()
+        monkeypatch.setattr(run, "console", Console(file=out, width=200))
+        run.print_tables({"mode": "quick", "raw": raw, "targets": run.TARGETS, "ratios": {}, "verdicts": {}})
+        printed = out.getvalue()
+        assert "4,400.0" in printed
+        assert all(text in printed for text in expected)
+        assert ("publish to delivery" in printed) == bool(expected)
