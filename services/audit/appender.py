@@ -225,7 +225,7 @@ class AuditAppender:
         forced = any(request.event is None for request in batch)
         checkpoint: Checkpoint | None = None
         async with self._pool.acquire() as connection, connection.transaction():
-            result = await adapters.append_events(connection, events) if events else None
+            result = await adapters.append_events(connection, events, reset_role=False) if events else None
             if result is not None:
                 await self._catch_up(result.start, connection)
                 self._tree.extend(result.leaves)
