@@ -77,8 +77,11 @@ class AsyncpgIntakeStore:
         rows = await self._connection.fetch(_RECORD_SENT_MANY, *columns)
         return {row["message_id"] for row in rows}
 
-    async def record_routing_rule(self, message_id: UUID, rule: str) -> None:
-        await self._connection.execute("UPDATE sent_messages SET routing_rule = $2 WHERE message_id = $1", message_id, rule)
+    async def record_routing_rule(self, message_id: UUID, rule: str) -> Message | None:
+        payload = await self._connection.fetchval(
+            "UPDATE sent_messages SET routing_rule = $2 WHERE message_id = $1 "
+            "RETURNING CASE WHEN kind = 'rfi' THEN payload END", message_id, rule)
+        return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
     async def save_match(self, notification: MatchFound) -> None:
         await self._connection.execute(
@@ -118,11 +121,6 @@ class AsyncpgIntakeStore:
             orjson.dumps([hit.model_dump(mode="json") for hit in dispatched.hits]).decode(), datetime.now(UTC),
             "active" if message.kind == "alert" else None, getattr(message.body, "valid_until", None),
         )
-
-    async def sent_rfi(self, message_id: UUID) -> Message | None:
-        payload = await self._connection.fetchval(
-            "SELECT payload FROM sent_messages WHERE message_id = $1 AND kind = 'rfi'", message_id)
-        return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
                         deadline: datetime) -> None:

@@ -41,8 +41,12 @@ class InMemoryIntakeStore:
     async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
         return {message.message_id for message, key in messages if await self.record_sent(message, idempotency_key=key)}
 
-    async def record_routing_rule(self, message_id: UUID, rule: str) -> None:
+    async def record_routing_rule(self, message_id: UUID, rule: str) -> Message | None:
+        if message_id not in self.sent:
+            return None
         self.routing_rules[message_id] = rule
+        sent = self.sent[message_id]
+        return sent if sent.kind == "rfi" else None
 
     async def save_match(self, notification: MatchFound) -> None:
         self.matches.setdefault(notification.notification_id, notification)
@@ -60,10 +64,6 @@ class InMemoryIntakeStore:
     async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
         for recipient, state, reason in changes:
             await self.advance_delivery(message_id, recipient, state, reason)
-
-    async def sent_rfi(self, message_id: UUID) -> Message | None:
-        sent = self.sent.get(message_id)
-        return sent if sent is not None and sent.kind == "rfi" else None
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
                         deadline: datetime) -> None:

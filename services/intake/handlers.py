@@ -58,17 +58,15 @@ async def submit_message(
     lane: str | None = None,
     rfi_rule: RfiRule = STANDARD_RFI_RULE,
 ) -> Message:
-    """Accepts a submission once: a repeat with the same idempotency key returns the message first accepted."""
-    if idempotency_key is not None:
-        async with uow:
-            earlier = await uow.store.sent_with_key(idempotency_key)
-        if earlier is not None:
-            return earlier
-    now = clock()
-    if isinstance(command, SubmitRfi):
-        command = with_deadline(command, created_at=now, rule=rfi_rule)
-    message = stamp(command, message_id=new_id(), origin=platform, created_at=now)
+    """Accepts a submission once: a repeat with the same idempotency key returns the message first accepted. The
+    look-up and the acceptance share one transaction (an officer waits for it)."""
     async with uow:
+        if idempotency_key is not None and (earlier := await uow.store.sent_with_key(idempotency_key)) is not None:
+            return earlier
+        now = clock()
+        if isinstance(command, SubmitRfi):
+            command = with_deadline(command, created_at=now, rule=rfi_rule)
+        message = stamp(command, message_id=new_id(), origin=platform, created_at=now)
         await _accept(message, uow=uow, platform=platform, actor=actor, idempotency_key=idempotency_key, lane=lane)
         if message.kind == "rfi_response" and message.in_reply_to is not None:
             await uow.store.close_rfi(message.in_reply_to, "received", None, RfiStatus.ANSWERED, message.message_id)
@@ -223,10 +221,9 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
-        await uow.store.record_routing_rule(notice.message_id, notice.rule)
+        sent = await uow.store.record_routing_rule(notice.message_id, notice.rule)
         await uow.store.advance_deliveries(notice.message_id, [
             (recipient, state, reason) for state, recipients in delivery_states(notice) for recipient, reason in recipients])
-        sent = await uow.store.sent_rfi(notice.message_id)
         if sent is not None and sent.body.deadline is not None:
             for answerer in expected_answerers(sent, notice):
                 await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)

@@ -105,7 +105,7 @@ async def test_intake_store_advances_several_recipients_at_once_each_only_forwar
         "ML": ("read", None), "HUB": ("routed", None), "TD": ("held", "held")}
 
 
-async def test_intake_store_finds_a_sent_request_for_information_and_no_other_kind(store_for):
+async def test_recording_the_routing_rule_hands_back_a_sent_request_for_information_and_no_other_kind(store_for):
     store = store_for("intake")
     alert, rfi = an_alert(), stamp(SUBMIT_ADAPTER.validate_python(
         {"kind": "rfi", "submitted_by": "police", "recipients": ["ML"], "body": {"question": "Known?"}}),
@@ -113,9 +113,11 @@ async def test_intake_store_finds_a_sent_request_for_information_and_no_other_ki
     await store.record_sent(alert)
     await store.record_sent(rfi)
 
-    assert await store.sent_rfi(rfi.message_id) == rfi
-    assert await store.sent_rfi(alert.message_id) is None
-    assert await store.sent_rfi(uuid4()) is None
+    assert await store.record_routing_rule(rfi.message_id, "rfi-to-named-recipients") == rfi
+    assert await store.record_routing_rule(alert.message_id, "alert-to-all-active-members") is None
+    assert await store.record_routing_rule(uuid4(), "alert-to-all-active-members") is None
+    assert await _routing_rules(store, [rfi.message_id, alert.message_id]) == {
+        rfi.message_id: "rfi-to-named-recipients", alert.message_id: "alert-to-all-active-members"}
 
 
 async def test_intake_store_records_many_at_once_skipping_taken_keys_and_ids(store_for):
@@ -213,6 +215,14 @@ async def _deliveries(store, message_id):
         "SELECT recipient, state, reason FROM deliveries WHERE message_id = $1", message_id
     )
     return {row["recipient"]: (row["state"], row["reason"]) for row in rows}
+
+
+async def _routing_rules(store, message_ids):
+    if isinstance(store, InMemoryIntakeStore):
+        return {m: rule for m, rule in store.routing_rules.items() if m in message_ids}
+    rows = await store._connection.fetch(
+        "SELECT message_id, routing_rule FROM sent_messages WHERE message_id = ANY($1::uuid[])", message_ids)
+    return {row["message_id"]: row["routing_rule"] for row in rows}
 
 
 async def test_intake_store_refuses_a_second_message_with_the_same_idempotency_key(store_for):
