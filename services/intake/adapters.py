@@ -43,6 +43,20 @@ RETURNING message_id, origin, correlation_id, priority, handling_code, handling_
 """
 
 
+_SAVE_INBOX_ITEMS = """
+INSERT INTO inbox_items (message_id, kind, origin, correlation_id, priority, handling_code, rule, payload, hits,
+                         received_at, alert_state, valid_until)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                     $9::jsonb[], $10::timestamptz[], $11::text[], $12::timestamptz[])
+ON CONFLICT (message_id) DO NOTHING
+"""
+_QUEUE_RECEIPTS = """
+INSERT INTO pending_receipts (message_id, lane, origin, correlation_id, priority, handling_code, handling_note, language)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+ON CONFLICT (message_id) DO NOTHING
+"""
+
+
 class AsyncpgIntakeStore:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
@@ -110,17 +124,13 @@ class AsyncpgIntakeStore:
                 [RANK[state] for state, _ in strongest.values()], [reason for _, reason in strongest.values()],
                 datetime.now(UTC))
 
-    async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
-        message = dispatched.message
-        await self._connection.execute(
-            "INSERT INTO inbox_items (message_id, kind, origin, correlation_id, priority, handling_code, rule, payload, "
-            "hits, received_at, alert_state, valid_until) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12) ON CONFLICT (message_id) DO NOTHING",
-            message.message_id, message.kind, message.origin, message.correlation_id, message.priority.value,
-            message.handling_code.value, dispatched.rule, message.model_dump_json(),
-            orjson.dumps([hit.model_dump(mode="json") for hit in dispatched.hits]).decode(), datetime.now(UTC),
-            "active" if message.kind == "alert" else None, getattr(message.body, "valid_until", None),
-        )
+    async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
+        now = datetime.now(UTC)
+        rows = [(m.message_id, m.kind, m.origin, m.correlation_id, m.priority.value, m.handling_code.value, d.rule,
+                 m.model_dump_json(), orjson.dumps([hit.model_dump(mode="json") for hit in d.hits]).decode(), now,
+                 "active" if m.kind == "alert" else None, getattr(m.body, "valid_until", None))
+                for d in dispatched for m in (d.message,)]
+        await self._connection.execute(_SAVE_INBOX_ITEMS, *(list(column) for column in zip(*rows)))
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
                         deadline: datetime) -> None:
@@ -167,13 +177,10 @@ class AsyncpgIntakeStore:
         payload = await self._connection.fetchval("SELECT payload FROM inbox_items WHERE message_id = $1", message_id)
         return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
-    async def queue_receipt(self, received: Received, *, lane: str) -> None:
-        await self._connection.execute(
-            "INSERT INTO pending_receipts (message_id, lane, origin, correlation_id, priority, handling_code, "
-            "handling_note, language) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING",
-            received.message_id, lane, received.origin, received.correlation_id, received.priority.value,
-            received.handling_code.value, received.handling_note, received.language.value,
-        )
+    async def queue_receipts(self, received: list[Received], *, lane: str) -> None:
+        rows = [(r.message_id, lane, r.origin, r.correlation_id, r.priority.value, r.handling_code.value, r.handling_note,
+                 r.language.value) for r in received]
+        await self._connection.execute(_QUEUE_RECEIPTS, *(list(column) for column in zip(*rows)))
 
     async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:
         rows = await self._connection.fetch(_TAKE_QUEUED_RECEIPTS, lane, limit)

@@ -58,8 +58,9 @@ class InMemoryIntakeStore:
         if advances(current[0] if current else None, state):
             self.deliveries[(message_id, recipient)] = (state, reason)
 
-    async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
-        self.inbox.setdefault(dispatched.message.message_id, dispatched)
+    async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
+        for each in dispatched:
+            self.inbox.setdefault(each.message.message_id, each)
 
     async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
         for recipient, state, reason in changes:
@@ -94,8 +95,9 @@ class InMemoryIntakeStore:
         item = self.inbox.get(message_id)
         return item.message if item else None
 
-    async def queue_receipt(self, received: Received, *, lane: str) -> None:
-        self.queued_receipts.setdefault(received.message_id, (lane, received))
+    async def queue_receipts(self, received: list[Received], *, lane: str) -> None:
+        for each in received:
+            self.queued_receipts.setdefault(each.message_id, (lane, each))
 
     async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:
         taken = [received for queued_lane, received in self.queued_receipts.values() if queued_lane == lane][:limit]

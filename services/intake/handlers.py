@@ -157,7 +157,8 @@ async def when_message_dispatched_take_it_in(
     receipt to the origin. With `queue_receipts`, the receipt is queued in this transaction and sent by the next
     round of receipts (send_queued_receipts); given `receipt_uow` instead, the messages of one delivery batch are
     confirmed by one receipt per origin (shared/messaging/batch_end.py), written at the batch's end in its
-    transaction; given neither, at once."""
+    transaction; given neither, at once. The messages of one delivery batch go into the inbox, and their receipts
+    into the queue, with one insert each at the batch's end."""
     message = event.message
     async with uow:
         if not await uow.claim(CONSUMER, event_id(event)):
@@ -171,17 +172,38 @@ async def when_message_dispatched_take_it_in(
             if message.body.state is AcknowledgementState.REFUSED:
                 await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.REFUSED,
                                           message.message_id)
-        else:
-            await uow.store.save_inbox_item(event)
-            await _follow_up(message, uow=uow, rfi_rule=rfi_rule)
+        elif not defer_to_batch_end("inbox", event, partial(_take_in_at_batch_end, uow=uow, rfi_rule=rfi_rule)):
+            await _take_in([event], uow=uow, rfi_rule=rfi_rule)
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
         if needs_receipt(message) and queue_receipts:
-            await uow.store.queue_receipt(Received.of(message), lane=names.receipt_lane(lane))
+            received, receipt_lane = Received.of(message), names.receipt_lane(lane)
+            if not defer_to_batch_end(("queued receipts", receipt_lane), received,
+                                      partial(_queue_receipts_at_batch_end, uow=uow, lane=receipt_lane)):
+                await uow.store.queue_receipts([received], lane=receipt_lane)
         elif needs_receipt(message):
             if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, partial(
                     _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
                 await _accept_receipts([acknowledgement_of(message, AcknowledgementState.RECEIVED)], uow=uow,
                                        platform=platform, now=now, new_id=new_id, lane=names.receipt_lane(lane))
+
+
+async def _take_in(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeStore], rfi_rule: RfiRule) -> None:
+    """Into the inbox with one insert, then, in their order, what each message changes besides."""
+    await uow.store.save_inbox_items(events)
+    for event in events:
+        await _follow_up(event.message, uow=uow, rfi_rule=rfi_rule)
+
+
+async def _take_in_at_batch_end(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeStore],
+                                rfi_rule: RfiRule) -> None:
+    """The messages of one delivery batch, taken in together in its transaction (shared/messaging/batch_end.py)."""
+    async with uow:
+        await _take_in(events, uow=uow, rfi_rule=rfi_rule)
+
+
+async def _queue_receipts_at_batch_end(received: list[Received], *, uow: UnitOfWork[IntakeStore], lane: str) -> None:
+    async with uow:
+        await uow.store.queue_receipts(received, lane=lane)
 
 
 async def _send_receipts(

@@ -37,12 +37,14 @@ class IntakeStore(Protocol):
         """advance_delivery for several recipients (recipient, state, reason) of one message, at once."""
         ...
 
-    async def save_inbox_item(self, dispatched: MessageDispatched) -> None: ...
+    async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
+        """Each message into the inbox once, whatever the number of calls."""
+        ...
 
     async def inbox_message(self, message_id: UUID) -> Message | None: ...
 
-    async def queue_receipt(self, received: Received, *, lane: str) -> None:
-        """The receipt is sent by a later round (take_queued_receipts); queued once, whatever the number of calls."""
+    async def queue_receipts(self, received: list[Received], *, lane: str) -> None:
+        """Each receipt is sent by a later round (take_queued_receipts); queued once, whatever the number of calls."""
         ...
 
     async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:

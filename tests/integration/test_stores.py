@@ -145,17 +145,21 @@ async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
     store = store_for("intake")
     message = an_alert(origin="MR")
     dispatched = MessageDispatched(message=message, recipient="NE", rule="alert-to-all-active-members", dispatched_at=NOW)
-    await store.save_inbox_item(dispatched)
-    await store.save_inbox_item(dispatched)
+    other = MessageDispatched(message=an_alert(origin="TD"), recipient="NE", rule="alert-to-all-active-members",
+                              dispatched_at=NOW)
+    await store.save_inbox_items([dispatched])
+    await store.save_inbox_items([dispatched, other])
     assert await store.inbox_message(message.message_id) == message
+    assert await store.inbox_message(other.message.message_id) == other.message
     assert await store.inbox_message(uuid4()) is None
 
 
 async def test_intake_store_queues_a_receipt_once_and_a_take_removes_the_longest_queued_of_its_lane(store_for):
     store = store_for("intake")
     first, bulk, second = (Received.of(an_alert(origin)) for origin in ("MR", "NE", "TD"))
-    for received, lane in [(first, "routine"), (bulk, "bulk"), (second, "routine"), (first, "routine")]:
-        await store.queue_receipt(received, lane=lane)
+    await store.queue_receipts([first], lane="routine")
+    await store.queue_receipts([bulk], lane="bulk")
+    await store.queue_receipts([second, first], lane="routine")
 
     assert await store.take_queued_receipts("routine", limit=1) == [first]
     assert await store.take_queued_receipts("routine", limit=10) == [second]
@@ -169,7 +173,7 @@ async def test_a_round_of_receipts_that_fails_sends_nothing_and_leaves_its_recei
             raise ConnectionResetError("the database went away")
 
     queued = Received.of(an_alert("MR"))
-    await AsyncpgIntakeStore(pool).queue_receipt(queued, lane="routine")
+    await AsyncpgIntakeStore(pool).queue_receipts([queued], lane="routine")
     with pytest.raises(ConnectionResetError):
         await send_queued_receipts(uow=AsyncpgUnitOfWork(pool, FailingToRecord), lane="routine", platform="NE",
                                    clock=lambda: NOW, new_id=uuid4, limit=10)

@@ -13,10 +13,11 @@ from shared.contracts.events import HopRecorded, MessageDispatched, RefusedRecip
 from shared.contracts.identity import derived_id, hop_event_id
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
+from shared.messaging import names
 from shared.messaging.batch_end import batch_end
 from shared.messaging.fakes import FakeUnitOfWork
 from shared.messaging.outgoing import OutgoingMessage, outgoing
-from services.intake.domain.acknowledgements import receipts_for
+from services.intake.domain.acknowledgements import Received, receipts_for
 from services.intake.domain.delivery import DeliveryState
 from services.intake.fakes import InMemoryIntakeStore
 from services.intake.handlers import (
@@ -95,7 +96,7 @@ def hops(rows: list[OutgoingMessage]) -> list[str]:
 
 
 class FailingInbox(InMemoryIntakeStore):
-    async def save_inbox_item(self, dispatched: MessageDispatched) -> None:
+    async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
         raise RuntimeError("database went away")
 
 
@@ -431,6 +432,41 @@ async def test_the_messages_of_one_delivery_batch_are_confirmed_by_one_receipt_p
     assert all(r.body.state is AcknowledgementState.RECEIVED and r.origin == "ML" for r in receipts)
     assert {row.routing_key for row in rows} == {"message.routine.acknowledgement.routine"}
     assert set(store.inbox) == {alert.message_id for alert in alerts}
+
+
+class CountingStore(InMemoryIntakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, int]] = []
+
+    async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
+        self.writes.append(("inbox", len(dispatched)))
+        await super().save_inbox_items(dispatched)
+
+    async def queue_receipts(self, received: list[Received], *, lane: str) -> None:
+        self.writes.append((f"receipts {lane}", len(received)))
+        await super().queue_receipts(received, lane=lane)
+
+
+async def test_the_messages_of_one_delivery_batch_go_into_the_inbox_and_the_receipt_queue_together_at_its_end() -> None:
+    store = CountingStore()
+    original = alert_numbered(0x20, "NE")
+    update = stamp(submission("alert", body={"alert_type": "wanted_person", "summary": "Seen in Agadez.",
+                                             "supersedes": str(original.message_id)}),
+                   message_id=UUID(int=0x21), origin="NE", created_at=NOW)
+    alerts = [update, original, alert_numbered(0x22, "MR")]  # the update overtook the alert it updates
+    with batch_end() as end:
+        for alert in alerts:
+            await when_message_dispatched_take_it_in(dispatched(alert, "ML"), uow=new_uow(store), platform="ML",
+                                                     clock=clock, new_id=id_factory(), lane="urgent",
+                                                     queue_receipts=True)
+        assert store.writes == [] and store.inbox == {}
+        await end.run()
+
+    receipt_lane = names.receipt_lane("urgent")
+    assert store.writes == [("inbox", 3), (f"receipts {receipt_lane}", 3)]
+    assert set(store.inbox) == set(store.queued_receipts) == {alert.message_id for alert in alerts}
+    assert store.alert_states[original.message_id] == ("updated", update.message_id)
 
 
 async def test_a_message_that_came_alone_is_confirmed_at_once_where_batches_share_receipts() -> None:
