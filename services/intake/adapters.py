@@ -125,6 +125,8 @@ class AsyncpgIntakeStore:
                 datetime.now(UTC))
 
     async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
+        if not dispatched:
+            return
         now = datetime.now(UTC)
         rows = [(m.message_id, m.kind, m.origin, m.correlation_id, m.priority.value, m.handling_code.value, d.rule,
                  m.model_dump_json(), orjson.dumps([hit.model_dump(mode="json") for hit in d.hits]).decode(), now,
@@ -178,6 +180,8 @@ class AsyncpgIntakeStore:
         return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
 
     async def queue_receipts(self, received: list[Received], *, lane: str) -> None:
+        if not received:
+            return
         rows = [(r.message_id, lane, r.origin, r.correlation_id, r.priority.value, r.handling_code.value, r.handling_note,
                  r.language.value) for r in received]
         await self._connection.execute(_QUEUE_RECEIPTS, *(list(column) for column in zip(*rows)))

@@ -147,6 +147,7 @@ async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
     dispatched = MessageDispatched(message=message, recipient="NE", rule="alert-to-all-active-members", dispatched_at=NOW)
     other = MessageDispatched(message=an_alert(origin="TD"), recipient="NE", rule="alert-to-all-active-members",
                               dispatched_at=NOW)
+    await store.save_inbox_items([])
     await store.save_inbox_items([dispatched])
     await store.save_inbox_items([dispatched, other])
     assert await store.inbox_message(message.message_id) == message
@@ -157,6 +158,7 @@ async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
 async def test_intake_store_queues_a_receipt_once_and_a_take_removes_the_longest_queued_of_its_lane(store_for):
     store = store_for("intake")
     first, bulk, second = (Received.of(an_alert(origin)) for origin in ("MR", "NE", "TD"))
+    await store.queue_receipts([], lane="routine")
     await store.queue_receipts([first], lane="routine")
     await store.queue_receipts([bulk], lane="bulk")
     await store.queue_receipts([second, first], lane="routine")
