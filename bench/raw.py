@@ -15,6 +15,8 @@ import multiprocessing as mp
 import time
 from typing import Any
 
+from bench.stats import latency_summary
+
 CONFIRM_WINDOW = 500
 PREFETCH = 300
 QUEUE = "bench.raw"
@@ -121,8 +123,6 @@ def measure(url: str, *, count: int, size: int) -> dict[str, Any]:
 
 async def _hop_latency(url: str, count: int, size: int) -> dict[str, Any]:
     import aio_pika
-
-    from bench.stats import latency_summary
 
     publishing = await aio_pika.connect(url, client_properties={"connection_name": "bench-hop-publisher"})
     consuming = await aio_pika.connect(url, client_properties={"connection_name": "bench-hop-consumer"})

@@ -20,6 +20,7 @@ import asyncpg
 import orjson
 
 from shared.contracts.events import HopRecorded
+from shared.db.columns import columns
 from services.audit.domain.checkpoint import Checkpoint
 from services.audit.domain.entry import canonical_json, canonical_time, content_text, leaf_hash_for
 
@@ -125,7 +126,7 @@ async def append_events(
         seqs.append(seq)
         seq += 1
     if rows:
-        await connection.execute(_APPEND, *(list(column) for column in zip(*rows)), seq)
+        await connection.execute(_APPEND, *columns(rows), seq)
     if reset_role:
         await connection.execute("RESET ROLE")
     return AppendResult(start, seqs, leaves)

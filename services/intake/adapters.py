@@ -8,6 +8,7 @@ import orjson
 from shared.contracts.common import HandlingCode, Language, Priority
 from shared.contracts.events import MatchFound, MessageDispatched
 from shared.contracts.messages import MESSAGE_ADAPTER, Message
+from shared.db.columns import columns
 from services.intake.domain.acknowledgements import Received
 from services.intake.domain.alerts import alert_state
 from services.intake.domain.delivery import RANK, DeliveryState
@@ -85,10 +86,9 @@ class AsyncpgIntakeStore:
     async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
         if not messages:
             return set()
-        columns = list(zip(*(
+        rows = await self._connection.fetch(_RECORD_SENT_MANY, *columns(
             (m.message_id, m.kind, m.correlation_id, m.in_reply_to, ",".join(m.recipients), m.model_dump_json(),
-             m.submitted_by.value, m.created_at, key) for m, key in messages), strict=True))
-        rows = await self._connection.fetch(_RECORD_SENT_MANY, *columns)
+             m.submitted_by.value, m.created_at, key) for m, key in messages))
         return {row["message_id"] for row in rows}
 
     async def record_routing_rule(self, message_id: UUID, rule: str) -> Message | None:
@@ -132,7 +132,7 @@ class AsyncpgIntakeStore:
                  m.model_dump_json(), orjson.dumps([hit.model_dump(mode="json") for hit in d.hits]).decode(), now,
                  "active" if m.kind == "alert" else None, getattr(m.body, "valid_until", None))
                 for d in dispatched for m in (d.message,)]
-        await self._connection.execute(_SAVE_INBOX_ITEMS, *(list(column) for column in zip(*rows)))
+        await self._connection.execute(_SAVE_INBOX_ITEMS, *columns(rows))
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,
                         deadline: datetime) -> None:
@@ -184,7 +184,7 @@ class AsyncpgIntakeStore:
             return
         rows = [(r.message_id, lane, r.origin, r.correlation_id, r.priority.value, r.handling_code.value, r.handling_note,
                  r.language.value) for r in received]
-        await self._connection.execute(_QUEUE_RECEIPTS, *(list(column) for column in zip(*rows)))
+        await self._connection.execute(_QUEUE_RECEIPTS, *columns(rows))
 
     async def take_queued_receipts(self, lane: str, *, limit: int) -> list[Received]:
         rows = await self._connection.fetch(_TAKE_QUEUED_RECEIPTS, lane, limit)
