@@ -10,11 +10,12 @@ class InMemoryRegionalIndex:
         self.rows: list[IndexedKey] = []
         self.entities: list[StoredEntity] = []
 
-    async def lookup(self, keys: list[str], *, excluding: UUID) -> list[IndexedKey]:
-        wanted = set(keys)
-        return [row for row in self.rows if row.key in wanted and row.message_id != excluding]
-
-    async def add(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str) -> None:
+    async def index(
+        self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
+        matching: Sequence[str] = (),
+    ) -> list[IndexedKey]:
+        wanted = set(matching)
+        found = [row for row in reversed(self.rows) if row.key in wanted and row.message_id != message_id][:200]
         held = {(row.key, row.message_id, row.entity_type, row.position) for row in self.rows}
         stored = {(e.message_id, e.entity_type, e.position) for e in self.entities}
         for entity in entities:
@@ -24,6 +25,7 @@ class InMemoryRegionalIndex:
             if (message_id, entity.entity_type, entity.position) not in stored:
                 self.entities.append(StoredEntity(message_id, platform, str(entity.entity_type), entity.position,
                                                   dict(entity.canonical), handling_code))
+        return found
 
     async def stream(
         self, *, batch_size: int = 2_000, entity_types: Sequence[str] | None = None

@@ -46,13 +46,11 @@ async def when_message_published_enrich_it(
         if not await uow.claim(CONSUMER, message.message_id):
             return DUPLICATE
         keys = sorted({key for entity in entities for key in entity.keys if is_identifier_key(key)})
-        matches = await uow.store.lookup(keys, excluding=message.message_id)
+        matches = await uow.store.index(
+            entities, platform=message.origin, message_id=message.message_id, handling_code=message.handling_code,
+            matching=keys) if entities else []
         candidates = candidates_of(entities, matcher, excluding=str(message.message_id), limit=hits_per_entity)
         hits = merged_hits(identifier_hits(entities, matches), candidate_hits(candidates), limit=max_hits)
-        if entities:
-            await uow.store.add(
-                entities, platform=message.origin, message_id=message.message_id, handling_code=message.handling_code
-            )
         now = clock()
         enriched = MessageEnriched(message=message, enrichment=Enrichment(entities=entities, hits=hits), enriched_at=now)
         uow.outbox.add(outgoing(enriched, exchange=names.HUB_ENRICHED, routing_key=names.enriched_key(lane, message.kind)))

@@ -31,11 +31,13 @@ class StoredEntity:
 class RegionalIndex(Protocol):
     """The regional index in the store of record (PostgreSQL): exact keys and canonical entities."""
 
-    async def lookup(self, keys: list[str], *, excluding: UUID) -> list[IndexedKey]: ...
-
-    async def add(
-        self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str
-    ) -> None: ...
+    async def index(
+        self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
+        matching: Sequence[str] = (),
+    ) -> list[IndexedKey]:
+        """Adds a message's entities (once, whatever the number of calls) and returns what other messages indexed
+        before under any of the `matching` keys, newest first (at most 200), in one round trip."""
+        ...
 
     def stream(
         self, *, batch_size: int, entity_types: Sequence[str] | None = None

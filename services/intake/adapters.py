@@ -16,12 +16,21 @@ from services.intake.domain.rfis import RfiStatus, TrackedRfi, shown_status
 
 _ADVANCE = """
 INSERT INTO deliveries (message_id, recipient, state, state_rank, reason, updated_at)
-SELECT $1, recipient, state, state_rank, reason, $6
-FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[]) AS change(recipient, state, state_rank, reason)
-WHERE EXISTS (SELECT 1 FROM sent_messages WHERE message_id = $1)
+SELECT message_id, recipient, state, state_rank, reason, $6
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[])
+     AS change(message_id, recipient, state, state_rank, reason)
+WHERE EXISTS (SELECT 1 FROM sent_messages WHERE sent_messages.message_id = change.message_id)
 ON CONFLICT (message_id, recipient) DO UPDATE
 SET state = EXCLUDED.state, state_rank = EXCLUDED.state_rank, reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at
 WHERE deliveries.state_rank < EXCLUDED.state_rank
+"""
+
+
+_RECORD_ROUTING_RULES = """
+UPDATE sent_messages SET routing_rule = rule.rule
+FROM unnest($1::uuid[], $2::text[]) AS rule(message_id, rule)
+WHERE sent_messages.message_id = rule.message_id
+RETURNING CASE WHEN kind = 'rfi' THEN payload END
 """
 
 
@@ -91,11 +100,10 @@ class AsyncpgIntakeStore:
              m.submitted_by.value, m.created_at, key) for m, key in messages))
         return {row["message_id"] for row in rows}
 
-    async def record_routing_rule(self, message_id: UUID, rule: str) -> Message | None:
-        payload = await self._connection.fetchval(
-            "UPDATE sent_messages SET routing_rule = $2 WHERE message_id = $1 "
-            "RETURNING CASE WHEN kind = 'rfi' THEN payload END", message_id, rule)
-        return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
+    async def record_routing_rules(self, rules: list[tuple[UUID, str]]) -> list[Message]:
+        latest = dict(rules)  # one row each: a statement may not update a row twice
+        rows = await self._connection.fetch(_RECORD_ROUTING_RULES, *columns(latest.items(), 2))
+        return [MESSAGE_ADAPTER.validate_json(row[0]) for row in rows if row[0] is not None]
 
     async def save_match(self, notification: MatchFound) -> None:
         await self._connection.execute(
@@ -111,18 +119,18 @@ class AsyncpgIntakeStore:
     async def advance_delivery(
         self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None
     ) -> None:
-        await self.advance_deliveries(message_id, [(recipient, state, reason)])
+        await self.advance_deliveries([(message_id, recipient, state, reason)])
 
-    async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
-        strongest: dict[str, tuple[DeliveryState, str | None]] = {}  # one row each: a statement may not update a row twice
-        for recipient, state, reason in changes:
-            if recipient not in strongest or RANK[state] > RANK[strongest[recipient][0]]:
-                strongest[recipient] = (state, reason)
+    async def advance_deliveries(self, changes: list[tuple[UUID, str, DeliveryState, str | None]]) -> None:
+        strongest: dict[tuple[UUID, str], tuple[DeliveryState, str | None]] = {}  # a statement updates a row once
+        for message_id, recipient, state, reason in changes:
+            current = strongest.get((message_id, recipient))
+            if current is None or RANK[state] > RANK[current[0]]:
+                strongest[(message_id, recipient)] = (state, reason)
         if strongest:
-            await self._connection.execute(
-                _ADVANCE, message_id, list(strongest), [state.value for state, _ in strongest.values()],
-                [RANK[state] for state, _ in strongest.values()], [reason for _, reason in strongest.values()],
-                datetime.now(UTC))
+            rows = [(message_id, recipient, state.value, RANK[state], reason)
+                    for (message_id, recipient), (state, reason) in strongest.items()]
+            await self._connection.execute(_ADVANCE, *columns(rows), datetime.now(UTC))
 
     async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:
         if not dispatched:

@@ -41,12 +41,14 @@ class InMemoryIntakeStore:
     async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
         return {message.message_id for message, key in messages if await self.record_sent(message, idempotency_key=key)}
 
-    async def record_routing_rule(self, message_id: UUID, rule: str) -> Message | None:
-        if message_id not in self.sent:
-            return None
-        self.routing_rules[message_id] = rule
-        sent = self.sent[message_id]
-        return sent if sent.kind == "rfi" else None
+    async def record_routing_rules(self, rules: list[tuple[UUID, str]]) -> list[Message]:
+        requests = {}
+        for message_id, rule in rules:
+            if message_id in self.sent:
+                self.routing_rules[message_id] = rule
+                if self.sent[message_id].kind == "rfi":
+                    requests[message_id] = self.sent[message_id]
+        return list(requests.values())
 
     async def save_match(self, notification: MatchFound) -> None:
         self.matches.setdefault(notification.notification_id, notification)
@@ -62,8 +64,8 @@ class InMemoryIntakeStore:
         for each in dispatched:
             self.inbox.setdefault(each.message.message_id, each)
 
-    async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
-        for recipient, state, reason in changes:
+    async def advance_deliveries(self, changes: list[tuple[UUID, str, DeliveryState, str | None]]) -> None:
+        for message_id, recipient, state, reason in changes:
             await self.advance_delivery(message_id, recipient, state, reason)
 
     async def track_rfi(self, message_id: UUID, direction: str, counterpart: str, asked_at: datetime,

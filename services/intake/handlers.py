@@ -240,15 +240,32 @@ async def _accept_receipts(
 
 
 async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
+    """The rule and each recipient's delivery state; the decisions of one delivery batch with one statement each
+    at the batch's end."""
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
-        sent = await uow.store.record_routing_rule(notice.message_id, notice.rule)
-        await uow.store.advance_deliveries(notice.message_id, [
-            (recipient, state, reason) for state, recipients in delivery_states(notice) for recipient, reason in recipients])
+        if not defer_to_batch_end("routing decided", notice, partial(_record_decisions_at_batch_end, uow=uow)):
+            await _record_decisions([notice], uow=uow)
+    return None
+
+
+async def _record_decisions(notices: list[RoutingDecided], *, uow: UnitOfWork[IntakeStore]) -> None:
+    requests = {sent.message_id: sent for sent in
+                await uow.store.record_routing_rules([(notice.message_id, notice.rule) for notice in notices])}
+    await uow.store.advance_deliveries([
+        (notice.message_id, recipient, state, reason)
+        for notice in notices for state, recipients in delivery_states(notice) for recipient, reason in recipients])
+    for notice in notices:
+        sent = requests.get(notice.message_id)
         if sent is not None and sent.body.deadline is not None:
             for answerer in expected_answerers(sent, notice):
                 await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)
+
+
+async def _record_decisions_at_batch_end(notices: list[RoutingDecided], *, uow: UnitOfWork[IntakeStore]) -> None:
+    async with uow:
+        await _record_decisions(notices, uow=uow)
 
 
 async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:

@@ -24,17 +24,18 @@ class IntakeStore(Protocol):
         """Records each (message, idempotency key) whose id and key are free, in one statement; returns their ids."""
         ...
 
-    async def record_routing_rule(self, message_id: UUID, rule: str) -> Message | None:
-        """Records the rule the hub routed a message sent from here by; returns the message when it is a request for
-        information (its answerers are then tracked), None for any other kind or a message not sent from here."""
+    async def record_routing_rules(self, rules: list[tuple[UUID, str]]) -> list[Message]:
+        """Records the rule (message id, rule) the hub routed each message sent from here by, in one statement;
+        returns those that are requests for information (their answerers are then tracked). A message not sent from
+        here is skipped."""
         ...
 
     async def advance_delivery(
         self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None
     ) -> None: ...
 
-    async def advance_deliveries(self, message_id: UUID, changes: list[tuple[str, DeliveryState, str | None]]) -> None:
-        """advance_delivery for several recipients (recipient, state, reason) of one message, at once."""
+    async def advance_deliveries(self, changes: list[tuple[UUID, str, DeliveryState, str | None]]) -> None:
+        """advance_delivery for each (message id, recipient, state, reason), in one statement."""
         ...
 
     async def save_inbox_items(self, dispatched: list[MessageDispatched]) -> None:

@@ -5,7 +5,19 @@ import asyncpg
 import orjson
 
 from shared.contracts.messages import Message
+from shared.db.columns import columns
 from services.routing.domain.decisions import Original, RoutingDecision
+
+
+# Recipients travel joined by commas: platform codes have none.
+_RECORD = """
+INSERT INTO routed_messages (message_id, origin, kind, correlation_id, rule, recipients, refused, held, decided_at)
+SELECT message_id, origin, kind, correlation_id, rule, string_to_array(recipients, ','), refused::jsonb,
+       string_to_array(held, ','), $9
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+     AS decision(message_id, origin, kind, correlation_id, rule, recipients, refused, held)
+ON CONFLICT (message_id) DO NOTHING
+"""
 
 
 class AsyncpgRoutingStore:
@@ -18,10 +30,10 @@ class AsyncpgRoutingStore:
         )
         return Original(message_id, row["origin"], (*row["recipients"], *row["held"])) if row else None
 
-    async def record(self, message: Message, decision: RoutingDecision) -> None:
-        await self._connection.execute(
-            "INSERT INTO routed_messages (message_id, origin, kind, correlation_id, rule, recipients, refused, held, "
-            "decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT (message_id) DO NOTHING",
+    async def record(self, decisions: list[tuple[Message, RoutingDecision]]) -> None:
+        rows = {message.message_id: (
             message.message_id, message.origin, message.kind, message.correlation_id, decision.rule,
-            decision.recipients, orjson.dumps(decision.refused).decode(), decision.held, datetime.now(UTC),
-        )
+            ",".join(decision.recipients), orjson.dumps(decision.refused).decode(), ",".join(decision.held))
+            for message, decision in reversed(decisions)}  # the first decision of a message counts, as in the table
+        if rows:
+            await self._connection.execute(_RECORD, *columns(rows.values()), datetime.now(UTC))

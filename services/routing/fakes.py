@@ -10,10 +10,8 @@ class InMemoryRoutingStore:
 
     async def original(self, message_id: UUID) -> Original | None:
         entry = self.decisions.get(message_id)
-        if entry is None:
-            return None
-        message, decision = entry
-        return Original(message_id, message.origin, (*decision.recipients, *decision.held))
+        return Original.of(*entry) if entry is not None else None
 
-    async def record(self, message: Message, decision: RoutingDecision) -> None:
-        self.decisions.setdefault(message.message_id, (message, decision))
+    async def record(self, decisions: list[tuple[Message, RoutingDecision]]) -> None:
+        for message, decision in decisions:
+            self.decisions.setdefault(message.message_id, (message, decision))

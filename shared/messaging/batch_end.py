@@ -22,6 +22,9 @@ class BatchEnd:
     def defer(self, key: Hashable, item: Any, finish: Finish) -> None:
         self._deferred.setdefault(key, (finish, []))[1].append(item)
 
+    def deferred(self, key: Hashable) -> list[Any]:
+        return list(self._deferred[key][1]) if key in self._deferred else []
+
     async def run(self) -> None:
         """Each key's finish once, in the order their first items were deferred."""
         deferred, self._deferred = self._deferred, {}
@@ -50,3 +53,10 @@ def defer_to_batch_end(key: Hashable, item: Any, finish: Finish) -> bool:
         return False
     end.defer(key, item, finish)
     return True
+
+
+def deferred_in_batch(key: Hashable) -> list[Any]:
+    """The items earlier items of the open batch left under `key`, in order: what a later item must see as done
+    although it is not yet written. Empty outside a batch."""
+    end = _OPEN.get()
+    return end.deferred(key) if end is not None else []

@@ -80,7 +80,7 @@ async def test_intake_store_advances_delivery_state_only_forward(store_for):
     store = store_for("intake")
     sent = an_alert()
     await store.record_sent(sent)
-    await store.record_routing_rule(sent.message_id, "alert-to-all-active-members")
+    await store.record_routing_rules([(sent.message_id, "alert-to-all-active-members")])
     await store.advance_delivery(sent.message_id, "ML", DeliveryState.ROUTED)
     await store.advance_delivery(sent.message_id, "HUB", DeliveryState.ROUTED)
     await store.advance_delivery(sent.message_id, "BF", DeliveryState.NOT_ROUTED, "member is withdrawn")
@@ -90,22 +90,26 @@ async def test_intake_store_advances_delivery_state_only_forward(store_for):
     assert states == {"ML": ("read", None), "HUB": ("routed", None), "BF": ("not_routed", "member is withdrawn")}
 
 
-async def test_intake_store_advances_several_recipients_at_once_each_only_forward(store_for):
+async def test_intake_store_advances_several_messages_and_recipients_at_once_each_only_forward(store_for):
     store = store_for("intake")
-    sent = an_alert()
+    sent, other = an_alert(), an_alert()
     await store.record_sent(sent)
+    await store.record_sent(other)
     await store.advance_delivery(sent.message_id, "ML", DeliveryState.READ)
 
-    await store.advance_deliveries(sent.message_id, [
-        ("ML", DeliveryState.ROUTED, None), ("HUB", DeliveryState.ROUTED, None), ("TD", DeliveryState.HELD, "held"),
-        ("HUB", DeliveryState.NOT_ROUTED, "twice in one decision: the stronger state counts")])
-    await store.advance_deliveries(uuid4(), [("ML", DeliveryState.ROUTED, None)])
+    await store.advance_deliveries([
+        (sent.message_id, "ML", DeliveryState.ROUTED, None), (sent.message_id, "HUB", DeliveryState.ROUTED, None),
+        (sent.message_id, "TD", DeliveryState.HELD, "held"),
+        (sent.message_id, "HUB", DeliveryState.NOT_ROUTED, "twice in one call: the stronger state counts"),
+        (other.message_id, "ML", DeliveryState.ROUTED, None), (uuid4(), "ML", DeliveryState.ROUTED, None)])
+    await store.advance_deliveries([])
 
     assert await _deliveries(store, sent.message_id) == {
         "ML": ("read", None), "HUB": ("routed", None), "TD": ("held", "held")}
+    assert await _deliveries(store, other.message_id) == {"ML": ("routed", None)}
 
 
-async def test_recording_the_routing_rule_hands_back_a_sent_request_for_information_and_no_other_kind(store_for):
+async def test_recording_routing_rules_hands_back_the_sent_requests_for_information_and_no_other_kind(store_for):
     store = store_for("intake")
     alert, rfi = an_alert(), stamp(SUBMIT_ADAPTER.validate_python(
         {"kind": "rfi", "submitted_by": "police", "recipients": ["ML"], "body": {"question": "Known?"}}),
@@ -113,9 +117,11 @@ async def test_recording_the_routing_rule_hands_back_a_sent_request_for_informat
     await store.record_sent(alert)
     await store.record_sent(rfi)
 
-    assert await store.record_routing_rule(rfi.message_id, "rfi-to-named-recipients") == rfi
-    assert await store.record_routing_rule(alert.message_id, "alert-to-all-active-members") is None
-    assert await store.record_routing_rule(uuid4(), "alert-to-all-active-members") is None
+    assert await store.record_routing_rules([
+        (rfi.message_id, "rfi-to-named-recipients"), (alert.message_id, "alert-to-all-active-members"),
+        (uuid4(), "alert-to-all-active-members")]) == [rfi]
+    assert await store.record_routing_rules([(alert.message_id, "alert-to-all-active-members")]) == []
+    assert await store.record_routing_rules([]) == []
     assert await _routing_rules(store, [rfi.message_id, alert.message_id]) == {
         rfi.message_id: "rfi-to-named-recipients", alert.message_id: "alert-to-all-active-members"}
 
@@ -191,20 +197,36 @@ async def test_a_round_of_receipts_that_fails_sends_nothing_and_leaves_its_recei
 async def test_routing_store_remembers_the_origin_and_recipients_of_routed_messages(store_for):
     store = store_for("routing")
     message = an_alert(origin="TD")
-    await store.record(message, RoutingDecision("alert-to-all-active-members", ["ML", "HUB"], held=["BF"]))
+    other, unanimous = an_alert(origin="NE"), an_alert(origin="ML")
+    await store.record([(message, RoutingDecision("alert-to-all-active-members", ["ML", "HUB"], held=["BF"])),
+                        (other, RoutingDecision("alert-to-all-active-members", [])),
+                        (message, RoutingDecision("a later decision of the same message", ["TD"]))])
+    await store.record([(unanimous, RoutingDecision("alert-to-all-active-members", ["NE", "TD", "HUB"]))])
+    await store.record([(message, RoutingDecision("recorded again", ["MR"]))])
+    await store.record([])
+
     assert await store.original(message.message_id) == Original(message.message_id, "TD", ("ML", "HUB", "BF"))
+    assert await store.original(other.message_id) == Original(other.message_id, "NE", ())
+    assert await store.original(unanimous.message_id) == Original(unanimous.message_id, "ML", ("NE", "TD", "HUB"))
     assert await store.original(uuid4()) is None
 
 
-async def test_regional_index_finds_keys_of_other_messages_only(store_for):
+async def test_regional_index_finds_what_other_messages_indexed_before_under_the_keys(store_for):
     index = store_for("enrichment")
-    first, second = uuid4(), uuid4()
-    key = f"phone:+2279{uuid4().int % 10**7:07d}"
-    entity = NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[key], canonical={"e164": key[6:]})
-    await index.add([entity], platform="TD", message_id=first, handling_code="H0")
-    found = await index.lookup([key], excluding=second)
+    first, second, third = uuid4(), uuid4(), uuid4()
+    key, other_key = (f"phone:+2279{uuid4().int % 10**7:07d}" for _ in range(2))
+
+    def phone(number_key: str) -> NormalisedEntity:
+        return NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[number_key],
+                                canonical={"e164": number_key[6:]})
+
+    assert await index.index([phone(key)], platform="TD", message_id=first, handling_code="H0", matching=[key]) == []
+    found = await index.index([phone(key)], platform="ML", message_id=second, handling_code="H0", matching=[key])
     assert [(row.platform, row.message_id, row.key) for row in found] == [("TD", first, key)]
-    assert await index.lookup([key], excluding=first) == []
+    again = await index.index([phone(key)], platform="TD", message_id=first, handling_code="H0", matching=[key])
+    assert [(row.platform, row.message_id) for row in again] == [("ML", second)], "never its own entries"
+    assert await index.index([phone(other_key)], platform="NE", message_id=third, handling_code="H0",
+                             matching=[other_key]) == []
 
 
 async def test_audit_log_appends_an_event_once(store_for):

@@ -18,6 +18,10 @@ class Original:
     origin: str
     recipients: tuple[str, ...]
 
+    @classmethod
+    def of(cls, message: Message, decision: "RoutingDecision") -> "Original":
+        return cls(message.message_id, message.origin, (*decision.recipients, *decision.held))
+
 
 @dataclass(frozen=True)
 class RoutingDecision:

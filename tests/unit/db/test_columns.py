@@ -12,7 +12,8 @@ def test_rows_become_one_list_per_column_in_row_order():
     assert columns(iter([(1, "a")])) == [[1], ["a"]]
 
 
-def test_no_rows_give_no_columns_and_ragged_rows_are_refused():
+def test_no_rows_give_as_many_empty_columns_as_asked_and_ragged_rows_are_refused():
     assert columns([]) == []
+    assert columns([], 3) == [[], [], []]
     with pytest.raises(ValueError):
         columns([(1, "a"), (2,)])

@@ -1,5 +1,6 @@
 """The enrichment handler at the hub, driven with the in-memory unit of work and regional index."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from shared.messaging.errors import MessageRejected
 from shared.messaging.fakes import FakeUnitOfWork
 from services.enrichment.domain.regional import RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
+from services.enrichment.ports import IndexedKey
 from services.enrichment.handlers import CONSUMER, when_message_published_enrich_it
 
 pytestmark = pytest.mark.unit
@@ -62,7 +64,8 @@ def enriched_events(uow: FakeUnitOfWork[Any]) -> list[MessageEnriched]:
 
 
 class FailingIndex(InMemoryRegionalIndex):
-    async def add(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str) -> None:
+    async def index(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
+                    matching: Sequence[str] = ()) -> list[IndexedKey]:
         raise RuntimeError("database went away")
 
 

@@ -9,6 +9,7 @@ from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
 from shared.contracts.events import MessageDispatched, RoutingDecided
 from shared.contracts.messages import SUBMIT_ADAPTER, stamp
+from shared.messaging.batch_end import batch_end
 from shared.messaging.fakes import FakeUnitOfWork
 from shared.policy import STANDARD_RFI_RULE
 from services.intake import handlers
@@ -67,6 +68,46 @@ async def test_the_requester_tracks_each_addressed_recipient_until_it_answers_or
     await handlers.when_message_dispatched_take_it_in(refusal, uow=uow, platform="NE", clock=lambda: T0, new_id=uuid4)
     statuses = {key[2]: rfi.status for key, rfi in store.rfis.items()}
     assert statuses == {"ML": RfiStatus.ANSWERED, "TD": RfiStatus.REFUSED}
+
+
+class CountingStore(InMemoryIntakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, int]] = []
+
+    async def record_routing_rules(self, rules):  # noqa: ANN001, ANN201
+        self.writes.append(("rules", len(rules)))
+        return await super().record_routing_rules(rules)
+
+    async def advance_deliveries(self, changes):  # noqa: ANN001, ANN201
+        self.writes.append(("deliveries", len(changes)))
+        await super().advance_deliveries(changes)
+
+
+async def test_the_routing_decisions_of_one_delivery_batch_are_recorded_together_at_its_end() -> None:
+    store = CountingStore()
+    rfi = await handlers.submit_message(rfi_command(recipients=["ML"]), uow=FakeUnitOfWork(store), platform="NE",
+                                        clock=lambda: T0, new_id=uuid4)
+    alert_command = SUBMIT_ADAPTER.validate_python({
+        "kind": "alert", "submitted_by": "police", "evaluation": {"source": "B", "information": "2"},
+        "body": {"alert_type": "wanted_person", "summary": "Wanted."}})
+    alert = await handlers.submit_message(alert_command, uow=FakeUnitOfWork(store), platform="NE", clock=lambda: T0,
+                                          new_id=uuid4)
+    notices = [RoutingDecided(message_id=rfi.message_id, correlation_id=rfi.correlation_id, origin="NE",
+                              recipients=["ML", "HUB"], rule="rfi-to-named-recipients", decided_at=T0),
+               RoutingDecided(message_id=alert.message_id, correlation_id=alert.correlation_id, origin="NE",
+                              recipients=["ML", "TD", "HUB"], rule="alert-to-all-active-members", decided_at=T0)]
+    with batch_end() as end:
+        for notice in notices:
+            await handlers.when_routing_decided_record_it(notice, uow=FakeUnitOfWork(store))
+        assert store.writes == [] and store.routing_rules == {}
+        await end.run()
+
+    assert store.writes == [("rules", 2), ("deliveries", 5)]
+    assert store.routing_rules == {rfi.message_id: "rfi-to-named-recipients",
+                                   alert.message_id: "alert-to-all-active-members"}
+    assert {key[0] for key in store.deliveries} == {rfi.message_id, alert.message_id}
+    assert {(key[0], key[2]) for key in store.rfis} == {(str(rfi.message_id), "ML")}, "the RFI's answerer is tracked"
 
 
 async def test_the_addressed_platform_sees_the_rfi_open_until_it_answers() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.messaging.batch_end import batch_end, defer_to_batch_end
+from shared.messaging.batch_end import batch_end, defer_to_batch_end, deferred_in_batch
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +46,18 @@ async def test_a_pass_that_is_abandoned_finishes_nothing_and_the_next_pass_start
         await end.run()
 
     assert finished == [["m2"]]
+
+
+async def test_a_later_item_sees_what_earlier_items_left_under_a_key_until_the_batch_end_runs() -> None:
+    async def finish(items: list[str]) -> None:
+        pass
+
+    assert deferred_in_batch("decisions") == []
+    with batch_end() as end:
+        defer_to_batch_end("decisions", "m1", finish)
+        defer_to_batch_end("receipts", "r1", finish)
+        defer_to_batch_end("decisions", "m2", finish)
+        assert deferred_in_batch("decisions") == ["m1", "m2"]
+        assert deferred_in_batch("inbox") == []
+        await end.run()
+        assert deferred_in_batch("decisions") == []

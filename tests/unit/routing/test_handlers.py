@@ -12,6 +12,7 @@ from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE_DISPATCHED, ROUTING_DECIDED, parse
 from shared.federation import Federation
 from shared.messaging import names
+from shared.messaging.batch_end import batch_end
 from shared.messaging.fakes import FakeUnitOfWork
 from shared.messaging.outgoing import OutgoingMessage
 from services.routing.domain.decisions import RoutingDecision
@@ -72,8 +73,18 @@ def of_type(rows: list[OutgoingMessage], wire_type: str) -> list[OutgoingMessage
 
 
 class FailingRoutingStore(InMemoryRoutingStore):
-    async def record(self, message: Message, decision: RoutingDecision) -> None:
+    async def record(self, decisions: list[tuple[Message, RoutingDecision]]) -> None:
         raise RuntimeError("database went away")
+
+
+class CountingRoutingStore(InMemoryRoutingStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+
+    async def record(self, decisions: list[tuple[Message, RoutingDecision]]) -> None:
+        self.writes.append(len(decisions))
+        await super().record(decisions)
 
 
 async def test_an_alert_is_dispatched_to_each_active_member_and_the_hub_on_the_delivery_exchange() -> None:
@@ -177,6 +188,22 @@ async def test_an_acknowledgement_is_dispatched_to_the_origin_of_the_acknowledge
     await route(uow, enriched(ack))
 
     assert [recipient_of(row) for row in of_type(uow.published, MESSAGE_DISPATCHED)] == ["NE"]
+
+
+async def test_the_decisions_of_one_delivery_batch_are_recorded_together_and_a_reply_sees_its_original_in_it() -> None:
+    store = CountingRoutingStore()
+    alert = message("rfi", recipients=["ML"])
+    response = message("rfi_response", message_id=RESPONSE_ID, origin="ML", in_reply_to=str(ALERT_ID), recipients=["TD"])
+    units = [new_uow(store), new_uow(store)]
+    with batch_end() as end:
+        for uow, each in zip(units, (alert, response), strict=True):
+            await route(uow, enriched(each))
+        assert store.writes == [] and store.decisions == {}
+        await end.run()
+
+    assert store.writes == [2]
+    assert [recipient_of(row) for row in of_type(units[1].published, MESSAGE_DISPATCHED)] == ["NE", "HUB"]
+    assert store.decisions[RESPONSE_ID][1].rule == "reply-to-originator"
 
 
 async def test_a_reply_to_a_message_the_hub_never_routed_is_dispatched_nowhere() -> None:
