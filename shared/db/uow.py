@@ -1,6 +1,6 @@
 """The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -9,7 +9,6 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from shared.db.columns import columns
 from shared.db.lanes import ConnectionPool, underlying
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 
@@ -22,30 +21,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
 """
 
 
-_CLAIM = (
-    "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
-)
-_ALREADY_CLAIMED = "SELECT message_id FROM processed_messages WHERE consumer = $1 AND message_id = ANY($2::uuid[])"
-_CLAIM_ALL = """
-WITH claimed AS (
-    INSERT INTO processed_messages (consumer, message_id) SELECT * FROM unnest($1::text[], $2::uuid[])
-    ON CONFLICT DO NOTHING RETURNING 1
-)
-SELECT count(*) FROM claimed
-"""
-
-
 class AbandonedUnit(RuntimeError):
     """A unit of work failed inside a shared transaction and its caller carried on: nothing may commit."""
-
-
-class ClaimedMeanwhile(RuntimeError):
-    """Another transaction claimed an item of the batch after this one looked: nothing of the batch commits, and
-    the runtime's retry finds those items processed."""
-
-
-async def claim_now(connection: asyncpg.Connection, consumer: str, message_id: UUID) -> bool:
-    return bool(await connection.fetchval(_CLAIM, consumer, message_id))
 
 
 class SharedTransaction:
@@ -54,20 +31,12 @@ class SharedTransaction:
     commit together, once. A unit of work that fails inside it leaves its writes half done, so the whole
     transaction is then rolled back: the runtime runs the batch again without an item its handler refused, and
     retries it whole after any other failure. The connection is taken when the first unit of work begins; the
-    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it.
+    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it."""
 
-    The items' claims take two statements whatever their number: a consumer's first claim reads which of the
-    `items` (the ids the batch's items travel under) it has processed before, and the claims go in with one insert
-    before the commit. If that insert finds one of them claimed meanwhile by another transaction (a redelivery
-    handled side by side), nothing commits (ClaimedMeanwhile). An id that is not an item's is claimed at once."""
-
-    def __init__(self, pool: ConnectionPool, items: Iterable[UUID] = ()) -> None:
+    def __init__(self, pool: ConnectionPool) -> None:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
         same pool join the transaction."""
         self.pool = pool
-        self._items = set(items)
-        self._claimed: dict[str, set[UUID]] = {}
-        self._claims: list[tuple[str, UUID]] = []
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._after_commit: dict[Callable[[set[int]], None], set[int]] = {}
@@ -89,7 +58,8 @@ class SharedTransaction:
         committing = exc_type is None and not self._abandoned
         try:
             if committing:
-                await self._write(self._connection)
+                if self._outbox:
+                    await insert_outbox_rows(self._connection, self._outbox)
                 await self._transaction.commit()
             else:
                 await self._transaction.rollback()
@@ -101,35 +71,6 @@ class SharedTransaction:
         if committing:
             for wake, priorities in self._after_commit.items():
                 wake(priorities)
-
-    async def _write(self, connection: asyncpg.Connection) -> None:
-        """The claims and outbox rows every unit of work left; on a failure the transaction is rolled back."""
-        assert self._transaction is not None
-        try:
-            if self._claims:
-                written = await connection.fetchval(_CLAIM_ALL, *columns(self._claims))
-                if written != len(self._claims):
-                    raise ClaimedMeanwhile(f"{len(self._claims) - written} of the batch's {len(self._claims)} "
-                                           "items were claimed by another transaction meanwhile")
-            if self._outbox:
-                await insert_outbox_rows(connection, self._outbox)
-        except BaseException:
-            await self._transaction.rollback()
-            raise
-
-    async def claim(self, consumer: str, message_id: UUID) -> bool:
-        connection = await self.connection()
-        if message_id not in self._items:
-            return await claim_now(connection, consumer, message_id)
-        if consumer not in self._claimed:
-            rows = await connection.fetch(_ALREADY_CLAIMED, consumer, list(self._items))
-            self._claimed[consumer] = {row["message_id"] for row in rows}
-        claimed = self._claimed[consumer]
-        if message_id in claimed:
-            return False
-        claimed.add(message_id)
-        self._claims.append((consumer, message_id))
-        return True
 
     async def connection(self) -> asyncpg.Connection:
         if self._connection is None:
@@ -227,9 +168,13 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None
-        if self._shared is not None:
-            return await self._shared.claim(consumer, message_id)
-        return await claim_now(self._connection, consumer, message_id)
+        inserted = await self._connection.fetchval(
+            "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            consumer,
+            message_id,
+        )
+        return bool(inserted)
 
     async def _flush_outbox(self) -> None:
         if self.outbox.pending:
