@@ -56,12 +56,13 @@ LAST_ERROR_HEADER = "x-pcms-last-error"
 FAILED_QUEUE_HEADER = "x-pcms-queue"
 
 Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
-TransactionScope = Callable[[str | None], AbstractAsyncContextManager[object]]
-"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane)."""
+TransactionScope = Callable[[str | None, list[UUID]], AbstractAsyncContextManager[object]]
+"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane) and the ids the
+items travel under (their units of work claim them together)."""
 _PARSE_ERRORS = (ValidationError, UnknownWireType, KeyError, ValueError)
 
 
-def _no_transaction(_lane: str | None) -> AbstractAsyncContextManager[object]:
+def _no_transaction(_lane: str | None, _items: list[UUID]) -> AbstractAsyncContextManager[object]:
     return nullcontext()
 
 
@@ -246,7 +247,8 @@ class Consumer:
         batch's end (shared/messaging/batch_end.py). An item its handler refuses may have written before refusing:
         it is set aside and the pass starts again without it (_Redo)."""
         handled: list[tuple[ItemOfBatch, str, float]] = []
-        async with self._turns.turn(self._lane), self._transaction(self._lane):
+        ids = [item_id for index, item in enumerate(items) if index not in refused and (item_id := _uuid(item.message_id))]
+        async with self._turns.turn(self._lane), self._transaction(self._lane, ids):
             with batch_end() as end:
                 for index, item in enumerate(items):
                     if index in refused:
@@ -372,6 +374,13 @@ def _copy(message: Delivery, headers: dict, user_id: str | None) -> aio_pika.Mes
         type=message.type,
         headers=headers,
     )
+
+
+def _uuid(text: str | None) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None
 
 
 def _ms(started: float) -> float:
