@@ -59,8 +59,7 @@ class SharedTransaction:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
         same pool join the transaction."""
         self.pool = pool
-        self._item_set = set(items)
-        self._items = list(self._item_set)
+        self._items = set(items)
         self._unclaimed: dict[str, set[UUID]] = {}
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
@@ -102,10 +101,10 @@ class SharedTransaction:
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         connection = await self.connection()
-        if message_id not in self._item_set:
+        if message_id not in self._items:
             return await claim_now(connection, consumer, message_id)
         if consumer not in self._unclaimed:
-            rows = await connection.fetch(_CLAIM_ITEMS, consumer, self._items)
+            rows = await connection.fetch(_CLAIM_ITEMS, consumer, list(self._items))
             self._unclaimed[consumer] = {row["message_id"] for row in rows}
         unclaimed = self._unclaimed[consumer]
         if message_id not in unclaimed:
