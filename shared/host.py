@@ -108,7 +108,7 @@ class Infrastructure:
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
-                                  transaction=lambda lane, items: SharedTransaction(self.lanes[lane], items))
+                                  transaction=lambda lane: SharedTransaction(self.lanes[lane]))
 
         await self.broker.when_connected(consume)
 

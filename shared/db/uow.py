@@ -1,6 +1,6 @@
 """The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -21,22 +21,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
 """
 
 
-_CLAIM = (
-    "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
-)
-# Sorted, so that two batches claiming some of the same ids take their locks in the same order.
-_CLAIM_ITEMS = """
-INSERT INTO processed_messages (consumer, message_id)
-SELECT $1, message_id FROM unnest($2::uuid[]) AS item(message_id) ORDER BY message_id
-ON CONFLICT DO NOTHING RETURNING message_id
-"""
-_RELEASE = "DELETE FROM processed_messages WHERE consumer = $1 AND message_id = ANY($2::uuid[])"
-
-
-async def claim_now(connection: asyncpg.Connection, consumer: str, message_id: UUID) -> bool:
-    return bool(await connection.fetchval(_CLAIM, consumer, message_id))
-
-
 class AbandonedUnit(RuntimeError):
     """A unit of work failed inside a shared transaction and its caller carried on: nothing may commit."""
 
@@ -47,20 +31,12 @@ class SharedTransaction:
     commit together, once. A unit of work that fails inside it leaves its writes half done, so the whole
     transaction is then rolled back: the runtime runs the batch again without an item its handler refused, and
     retries it whole after any other failure. The connection is taken when the first unit of work begins; the
-    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it.
+    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it."""
 
-    `items` are the ids the batch's items travel under. A consumer's first claim of one of them claims them all
-    with one statement, as each item's own claim would have: an id another transaction holds is waited for, and
-    is the other's once it commits. Each item's claim then answers from what that statement won; the ids of items
-    no handler claimed (refused before their handler) are released before the commit. An id that is not an
-    item's is claimed at once, alone."""
-
-    def __init__(self, pool: ConnectionPool, items: Iterable[UUID] = ()) -> None:
+    def __init__(self, pool: ConnectionPool) -> None:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
         same pool join the transaction."""
         self.pool = pool
-        self._items = set(items)
-        self._unclaimed: dict[str, set[UUID]] = {}
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._after_commit: dict[Callable[[set[int]], None], set[int]] = {}
@@ -82,9 +58,6 @@ class SharedTransaction:
         committing = exc_type is None and not self._abandoned
         try:
             if committing:
-                for consumer, unclaimed in self._unclaimed.items():
-                    if unclaimed:
-                        await self._connection.execute(_RELEASE, consumer, list(unclaimed))
                 if self._outbox:
                     await insert_outbox_rows(self._connection, self._outbox)
                 await self._transaction.commit()
@@ -98,19 +71,6 @@ class SharedTransaction:
         if committing:
             for wake, priorities in self._after_commit.items():
                 wake(priorities)
-
-    async def claim(self, consumer: str, message_id: UUID) -> bool:
-        connection = await self.connection()
-        if message_id not in self._items:
-            return await claim_now(connection, consumer, message_id)
-        if consumer not in self._unclaimed:
-            rows = await connection.fetch(_CLAIM_ITEMS, consumer, list(self._items))
-            self._unclaimed[consumer] = {row["message_id"] for row in rows}
-        unclaimed = self._unclaimed[consumer]
-        if message_id not in unclaimed:
-            return False  # processed before, by another transaction, or already by an earlier item of this batch
-        unclaimed.remove(message_id)
-        return True
 
     async def connection(self) -> asyncpg.Connection:
         if self._connection is None:
@@ -208,9 +168,13 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None
-        if self._shared is not None:
-            return await self._shared.claim(consumer, message_id)
-        return await claim_now(self._connection, consumer, message_id)
+        inserted = await self._connection.fetchval(
+            "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            consumer,
+            message_id,
+        )
+        return bool(inserted)
 
     async def _flush_outbox(self) -> None:
         if self.outbox.pending:

@@ -56,13 +56,12 @@ LAST_ERROR_HEADER = "x-pcms-last-error"
 FAILED_QUEUE_HEADER = "x-pcms-queue"
 
 Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
-TransactionScope = Callable[[str | None, list[UUID]], AbstractAsyncContextManager[object]]
-"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane) and the ids the
-items travel under (their units of work claim them together)."""
+TransactionScope = Callable[[str | None], AbstractAsyncContextManager[object]]
+"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane)."""
 _PARSE_ERRORS = (ValidationError, UnknownWireType, KeyError, ValueError)
 
 
-def _no_transaction(_lane: str | None, _items: list[UUID]) -> AbstractAsyncContextManager[object]:
+def _no_transaction(_lane: str | None) -> AbstractAsyncContextManager[object]:
     return nullcontext()
 
 
@@ -247,8 +246,7 @@ class Consumer:
         batch's end (shared/messaging/batch_end.py). An item its handler refuses may have written before refusing:
         it is set aside and the pass starts again without it (_Redo)."""
         handled: list[tuple[ItemOfBatch, str, float]] = []
-        ids = [item_id for index, item in enumerate(items) if index not in refused and (item_id := _uuid(item.message_id))]
-        async with self._turns.turn(self._lane), self._transaction(self._lane, ids):
+        async with self._turns.turn(self._lane), self._transaction(self._lane):
             with batch_end() as end:
                 for index, item in enumerate(items):
                     if index in refused:
@@ -374,13 +372,6 @@ def _copy(message: Delivery, headers: dict, user_id: str | None) -> aio_pika.Mes
         type=message.type,
         headers=headers,
     )
-
-
-def _uuid(text: str | None) -> UUID | None:
-    try:
-        return UUID(text) if text else None
-    except ValueError:
-        return None
 
 
 def _ms(started: float) -> float:

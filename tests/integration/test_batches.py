@@ -56,7 +56,7 @@ async def consume_ingress(pool, broker_connection, keys, amqp_url, handler) -> N
     await start_consumers(broker_connection, publisher,
                           [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: handler})],
                           QuarantineTarget("HUB", "enrichment", names.AUDIT), prefetch=10,
-                          verifier=keys.verifier(user_of(amqp_url)), transaction=lambda _lane, items: SharedTransaction(pool, items))
+                          verifier=keys.verifier(user_of(amqp_url)), transaction=lambda _lane: SharedTransaction(pool))
 
 
 async def wait_for(condition, seconds: float = 15) -> None:
