@@ -21,6 +21,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
 """
 
 
+async def begin(pool: ConnectionPool) -> tuple[asyncpg.Connection, asyncpg.transaction.Transaction]:
+    """A connection and its started transaction. If the start fails, or the task is cancelled meanwhile (as a
+    handler is when its broker connection drops), the connection goes back to the pool at once: no exit of a unit of
+    work would ever release it, and each one lost this way shrinks the process's pool of five for good."""
+    connection = await pool.acquire()
+    try:
+        transaction = connection.transaction()
+        await transaction.start()
+    except BaseException:
+        await pool.release(connection)
+        raise
+    return connection, transaction
+
+
 class AbandonedUnit(RuntimeError):
     """A unit of work failed inside a shared transaction and its caller carried on: nothing may commit."""
 
@@ -74,9 +88,7 @@ class SharedTransaction:
 
     async def connection(self) -> asyncpg.Connection:
         if self._connection is None:
-            self._connection = await self.pool.acquire()
-            self._transaction = self._connection.transaction()
-            await self._transaction.start()
+            self._connection, self._transaction = await begin(self.pool)
         return self._connection
 
     def abandon(self) -> None:
@@ -126,9 +138,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._shared = shared
             self._connection = await shared.connection()
         else:
-            self._connection = await self._pool.acquire()
-            self._transaction = self._connection.transaction()
-            await self._transaction.start()
+            self._connection, self._transaction = await begin(self._pool)
         self.store = self._store_factory(self._connection)
         return self
 
