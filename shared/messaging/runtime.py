@@ -168,6 +168,22 @@ class Consumer:
         await queue.consume(self.on_message)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
+        """The handling runs to its end even if this task is cancelled, as aio-pika cancels the handlers in flight
+        when their channel closes (a broker restart, a cut link). A handler cancelled inside its transaction cancels
+        an asyncpg query mid-flight: the broker-restart fault test caught such a task still waiting on asyncpg minutes
+        later, the redelivered copy waiting on the database, and the consumer idle with its deliveries unacknowledged.
+        Run to its end, the transaction commits or rolls back, the ack finds the channel closed, and the broker's
+        redelivery is recognised by its id."""
+        await asyncio.shield(self._settle(message))
+
+    async def _settle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await self._take(message)
+        except Exception:  # acknowledging on a channel closed meanwhile: the broker redelivers the message
+            log.warning("delivery_not_settled", message_id=message.message_id, queue=self._subscription.queue,
+                        exc_info=True)
+
+    async def _take(self, message: AbstractIncomingMessage) -> None:
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(
             message_id=message.message_id, correlation_id=message.correlation_id, queue=self._subscription.queue,

@@ -12,7 +12,7 @@ from shared.contracts.registry import BATCH_RELAYED, HOP_RECORDED, MESSAGE, pars
 from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.messaging import names
-from shared.messaging.amqp import AioPikaPublisher, open_publishing_channel, user_of
+from shared.messaging.amqp import AioPikaPublisher, connect, open_publishing_channel, user_of
 from shared.messaging.batch_end import defer_to_batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import OutgoingMessage, outgoing
@@ -211,3 +211,31 @@ async def test_work_left_to_the_batch_end_runs_once_with_every_item_in_the_batch
     assert await claims_of(pool, consumer, 3) == {alert.message_id for alert in alerts}
     rows = await pool.fetch("SELECT message_id FROM outbox WHERE message_id = $1", f"{consumer}:end")
     assert len(rows) == 1
+
+
+async def test_a_handler_in_flight_when_its_channel_closes_runs_to_its_commit(pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alert = an_alert()
+    entered, go_on, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            if await uow.claim(consumer, model.message_id):
+                entered.set()
+                await go_on.wait()
+                await uow.store.execute("SELECT pg_sleep(0.05)")
+        finished.set()
+
+    dropping = await connect(amqp_url, name="test-dropping")
+    publisher = AioPikaPublisher(await open_publishing_channel(dropping), signer=keys.signer("HUB"),
+                                 user_id=user_of(amqp_url))
+    await start_consumers(
+        dropping, publisher, [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: slow})],
+        QuarantineTarget("HUB", "enrichment", names.AUDIT), prefetch=10, verifier=keys.verifier(user_of(amqp_url)))
+    await relay_alerts(pool, broker_connection, keys, amqp_url, [alert])
+    await asyncio.wait_for(entered.wait(), 10)
+
+    await dropping.close()
+    go_on.set()
+    await asyncio.wait_for(finished.wait(), 10)
+    assert await claims_of(pool, consumer, 1) == {alert.message_id}, "its transaction committed"
