@@ -140,29 +140,33 @@ async def drop_databases(server_url: str, prefix: str) -> None:
         await connection.close()
 
 
-def free_port_pair() -> int:
-    """A port p with p, p + 100 (audit) and p + 200 (matching) free."""
+def free_port_pair(taken: set[int]) -> int:
+    """A port p with p, p + 100 (audit) and p + 200 (matching) free and none of them in `taken`, the ports of the
+    platforms picked before (two platforms' ports once met: the hub's API on a member's audit port); they join it."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port + 200 >= 65535:
+        group = {port, port + AUDIT_PORT_OFFSET, port + 200}
+        if port + 200 >= 65535 or group & taken:
             continue
         try:
             for offset in (AUDIT_PORT_OFFSET, 200):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port + offset))
-            return port
         except OSError:
             continue
+        taken |= group
+        return port
 
 
 def write_federation(path: Path, active_members: list[str], broker_user_prefix: str = "pcms-") -> Path:
+    taken: set[int] = set()
     platforms = [{"code": "HUB", "role": "hub", "name": "Regional Platform", "city": "Nouakchott", "country": "MR",
-                  "status": "active", "api_port": free_port_pair()}]
+                  "status": "active", "api_port": free_port_pair(taken)}]
     for code, (name, city) in MEMBERS.items():
         platforms.append({"code": code, "role": "member", "name": name, "city": city, "country": code,
-                          "status": "active" if code in active_members else "withdrawn", "api_port": free_port_pair()})
+                          "status": "active" if code in active_members else "withdrawn", "api_port": free_port_pair(taken)})
     path.write_text(yaml.safe_dump({"version": 1, "platforms": platforms, "broker_user_prefix": broker_user_prefix}),
                     encoding="utf-8")
     return path

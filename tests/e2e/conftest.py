@@ -21,19 +21,23 @@ from tests.infra import Broker
 pytestmark = pytest.mark.e2e
 
 
-def free_port_pair() -> int:
-    """A port p with p and p + the audit offset both free."""
+def free_port_pair(taken: set[int]) -> int:
+    """A port p with p and p + the audit offset both free and neither in `taken`, the ports of the platforms picked
+    before (one platform's API port can be another's audit port); they join it."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port + AUDIT_PORT_OFFSET < 65535:
-            try:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port + AUDIT_PORT_OFFSET))
-                return port
-            except OSError:
-                continue
+        pair = {port, port + AUDIT_PORT_OFFSET}
+        if port + AUDIT_PORT_OFFSET >= 65535 or pair & taken:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + AUDIT_PORT_OFFSET))
+        except OSError:
+            continue
+        taken |= pair
+        return port
 
 
 @dataclass
@@ -81,7 +85,8 @@ class RunningFederation:
 def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, broker: Broker,
                        unique: str) -> Iterator[RunningFederation]:
     """HUB, MR, ML, NE active; BF withdrawn; TD suspended: every service as its own process, as its own broker user."""
-    ports = {code: free_port_pair() for code in ["HUB", *MEMBERS]}
+    taken: set[int] = set()
+    ports = {code: free_port_pair(taken) for code in ["HUB", *MEMBERS]}
     federation_file = write_federation(tmp_path / "federation.yaml", ports, broker_user_prefix=f"t{unique}-",
                                        BF="withdrawn", TD="suspended")
     federation = load_federation(federation_file)
