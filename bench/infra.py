@@ -21,7 +21,7 @@ import httpx
 import yaml
 from pydantic import SecretStr
 
-from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
+from shared.cli.run import AUDIT_PORT_OFFSET, MATCHING_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
 from shared.cli.users import issue_token
 from shared.db.connect import database_dsn, ensure_database
 from shared.federation import Federation, load_federation
@@ -141,17 +141,18 @@ async def drop_databases(server_url: str, prefix: str) -> None:
 
 
 def free_port_pair(taken: set[int]) -> int:
-    """A port p with p, p + 100 (audit) and p + 200 (matching) free and none of them in `taken`, the ports of the
-    platforms picked before (two platforms' ports once met: the hub's API on a member's audit port); they join it."""
+    """A port p with p, p + the audit offset and p + the matching offset free and none of them in `taken`, the ports
+    of the platforms picked before (two platforms' ports once met: the hub's API on a member's audit port); they
+    join it. The benchmark's, the e2e and the fault federations pick their ports with it."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        group = {port, port + AUDIT_PORT_OFFSET, port + 200}
-        if port + 200 >= 65535 or group & taken:
+        group = {port, port + AUDIT_PORT_OFFSET, port + MATCHING_PORT_OFFSET}
+        if port + MATCHING_PORT_OFFSET >= 65535 or group & taken:
             continue
         try:
-            for offset in (AUDIT_PORT_OFFSET, 200):
+            for offset in (AUDIT_PORT_OFFSET, MATCHING_PORT_OFFSET):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port + offset))
         except OSError:

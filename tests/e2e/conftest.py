@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -9,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.infra import free_port_pair
 from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
 from shared.db.connect import database_dsn, ensure_database
 from shared.federation import Federation, load_federation
@@ -19,25 +19,6 @@ from tests.federations import MEMBERS, write_federation
 from tests.infra import Broker
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port_pair(taken: set[int]) -> int:
-    """A port p with p and p + the audit offset both free and neither in `taken`, the ports of the platforms picked
-    before (one platform's API port can be another's audit port); they join it."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        pair = {port, port + AUDIT_PORT_OFFSET}
-        if port + AUDIT_PORT_OFFSET >= 65535 or pair & taken:
-            continue
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + AUDIT_PORT_OFFSET))
-        except OSError:
-            continue
-        taken |= pair
-        return port
 
 
 @dataclass

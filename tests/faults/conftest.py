@@ -7,10 +7,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from bench.infra import free_port_pair
 from shared.cli.run import AUDIT_PORT_OFFSET, plan
 from shared.db.connect import ensure_database
 from shared.federation import load_federation
-from tests.e2e.conftest import free_port_pair
 from tests.faults.harness import Federated, Process, environment
 from tests.faults.proxy import TcpProxy
 from tests.faults.scenarios import FIGURES
