@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,10 +141,15 @@ async def drop_databases(server_url: str, prefix: str) -> None:
         await connection.close()
 
 
-def free_port_pair(taken: set[int]) -> int:
-    """A port p with p, p + the audit offset and p + the matching offset free and none of them in `taken`, the ports
-    of the platforms picked before (two platforms' ports once met: the hub's API on a member's audit port); they
-    join it. The benchmark's, the e2e and the fault federations pick their ports with it."""
+def free_api_ports(codes: Iterable[str]) -> dict[str, int]:
+    """An API port for each platform, with its audit and matching ports (API + offsets) free too, and no platform's
+    three ports among another's (they once met: the hub's API on a member's audit port). The benchmark's, the e2e
+    and the fault federations take their ports from here."""
+    taken: set[int] = set()
+    return {code: _free_api_port(taken) for code in codes}
+
+
+def _free_api_port(taken: set[int]) -> int:
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -162,12 +168,12 @@ def free_port_pair(taken: set[int]) -> int:
 
 
 def write_federation(path: Path, active_members: list[str], broker_user_prefix: str = "pcms-") -> Path:
-    taken: set[int] = set()
+    ports = free_api_ports(["HUB", *MEMBERS])
     platforms = [{"code": "HUB", "role": "hub", "name": "Regional Platform", "city": "Nouakchott", "country": "MR",
-                  "status": "active", "api_port": free_port_pair(taken)}]
+                  "status": "active", "api_port": ports["HUB"]}]
     for code, (name, city) in MEMBERS.items():
         platforms.append({"code": code, "role": "member", "name": name, "city": city, "country": code,
-                          "status": "active" if code in active_members else "withdrawn", "api_port": free_port_pair(taken)})
+                          "status": "active" if code in active_members else "withdrawn", "api_port": ports[code]})
     path.write_text(yaml.safe_dump({"version": 1, "platforms": platforms, "broker_user_prefix": broker_user_prefix}),
                     encoding="utf-8")
     return path

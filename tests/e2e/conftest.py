@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.infra import free_port_pair
+from bench.infra import free_api_ports
 from shared.cli.run import AUDIT_PORT_OFFSET, ServiceProcess, plan, start, stop, wait_healthy
 from shared.db.connect import database_dsn, ensure_database
 from shared.federation import Federation, load_federation
@@ -66,8 +66,7 @@ class RunningFederation:
 def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, broker: Broker,
                        unique: str) -> Iterator[RunningFederation]:
     """HUB, MR, ML, NE active; BF withdrawn; TD suspended: every service as its own process, as its own broker user."""
-    taken: set[int] = set()
-    ports = {code: free_port_pair(taken) for code in ["HUB", *MEMBERS]}
+    ports = free_api_ports(["HUB", *MEMBERS])
     federation_file = write_federation(tmp_path / "federation.yaml", ports, broker_user_prefix=f"t{unique}-",
                                        BF="withdrawn", TD="suspended")
     federation = load_federation(federation_file)

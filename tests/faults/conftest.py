@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from bench.infra import free_port_pair
+from bench.infra import free_api_ports
 from shared.cli.run import AUDIT_PORT_OFFSET, plan
 from shared.db.connect import ensure_database
 from shared.federation import load_federation
@@ -54,8 +54,7 @@ def fed(tmp_path: Path, amqp_url: str, postgres_url: str, database_prefix: str, 
     """HUB, NE and ML active, the others withdrawn; NE reaches the broker through a proxy that tests can cut."""
     parts = urlsplit(amqp_url)
     link.target_host, link.target_port = parts.hostname or "127.0.0.1", parts.port or 5672
-    taken: set[int] = set()
-    ports = {code: free_port_pair(taken) for code in ["HUB", *MEMBERS]}
+    ports = free_api_ports(["HUB", *MEMBERS])
     statuses = {code: "withdrawn" for code in MEMBERS if code not in ("NE", "ML")}
     federation_file = write_federation(tmp_path / "federation.yaml", ports, broker_user_prefix=f"t{unique}-", **statuses)
     federation = load_federation(federation_file)
