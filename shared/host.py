@@ -108,7 +108,7 @@ class Infrastructure:
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
-                                  transaction=lambda lane: SharedTransaction(self.lanes[lane]))
+                                  transaction=lambda lane, ids: SharedTransaction(self.lanes[lane], ids))
 
         await self.broker.when_connected(consume)
 

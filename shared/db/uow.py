@@ -1,6 +1,6 @@
 """The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 
 from shared.db.lanes import ConnectionPool, underlying
+from shared.messaging.errors import BatchContended
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 
 StoreT = TypeVar("StoreT")
@@ -19,6 +20,18 @@ _INSERT_OUTBOX = """
 INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body)
 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
 """
+_INSERT_CLAIM = (
+    "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
+)
+_CLAIMED_BEFORE = "SELECT message_id FROM processed_messages WHERE consumer = $1 AND message_id = ANY($2::uuid[])"
+_INSERT_CLAIMS = """
+WITH written AS (
+    INSERT INTO processed_messages (consumer, message_id) SELECT $1, id FROM unnest($2::uuid[]) AS id
+    ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT count(*) FROM written
+"""
+_CONTENDED = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
 async def begin(pool: ConnectionPool) -> tuple[asyncpg.Connection, asyncpg.transaction.Transaction]:
@@ -45,12 +58,17 @@ class SharedTransaction:
     commit together, once. A unit of work that fails inside it leaves its writes half done, so the whole
     transaction is then rolled back: the runtime runs the batch again without an item its handler refused, and
     retries it whole after any other failure. The connection is taken when the first unit of work begins; the
-    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it."""
+    outbox rows of all of them go in with one insert just before the commit, and the relay is woken after it.
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    The items' claims (BatchClaims) are written at the commit. If a copy of one of them committed meanwhile, as a
+    redelivery does after a broker restart, nothing commits and BatchContended tells the runtime to run the batch
+    again at once: the next pass sees that item as processed."""
+
+    def __init__(self, pool: ConnectionPool, item_ids: Iterable[object] = ()) -> None:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
-        same pool join the transaction."""
+        same pool join the transaction. `item_ids` are the ids the batch's items travel under."""
         self.pool = pool
+        self._claims = BatchClaims(item_ids)
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._after_commit: dict[Callable[[set[int]], None], set[int]] = {}
@@ -72,19 +90,34 @@ class SharedTransaction:
         committing = exc_type is None and not self._abandoned
         try:
             if committing:
-                if self._outbox:
-                    await insert_outbox_rows(self._connection, self._outbox)
-                await self._transaction.commit()
+                await self._commit(self._connection, self._transaction)
             else:
                 await self._transaction.rollback()
+        except _CONTENDED as error:
+            raise _contended(error) from error
         finally:
             await self.pool.release(self._connection)
             self._connection = None
+        if isinstance(exc, _CONTENDED):
+            raise _contended(exc) from exc
         if exc_type is None and not committing:
             raise AbandonedUnit("a unit of work failed inside the batch's transaction: nothing of the batch committed")
         if committing:
             for wake, priorities in self._after_commit.items():
                 wake(priorities)
+
+    async def _commit(self, connection: asyncpg.Connection, transaction: asyncpg.transaction.Transaction) -> None:
+        try:
+            await self._claims.write(connection)
+            if self._outbox:
+                await insert_outbox_rows(connection, self._outbox)
+        except BaseException:
+            await transaction.rollback()
+            raise
+        await transaction.commit()
+
+    async def claim(self, consumer: str, message_id: UUID) -> bool:
+        return await self._claims.claim(await self.connection(), consumer, message_id)
 
     async def connection(self) -> asyncpg.Connection:
         if self._connection is None:
@@ -98,6 +131,49 @@ class SharedTransaction:
         """The outbox rows of every unit of work go in with one insert, just before the commit."""
         self._outbox.extend(messages)
         self._after_commit.setdefault(after_commit, set()).update(message.priority for message in messages)
+
+
+class BatchClaims:
+    """The processed-message claims of a batch's items: read once per consumer, written at the commit with one
+    insert in id order (so two batches sharing items never deadlock on them), instead of one insert per item. An
+    id not among the batch's items is claimed at once, as outside a batch."""
+
+    def __init__(self, item_ids: Iterable[object]) -> None:
+        self._items = frozenset(_uuids(item_ids))
+        self._before: dict[str, set[UUID]] = {}
+        self._taken: dict[str, set[UUID]] = {}
+
+    async def claim(self, connection: asyncpg.Connection, consumer: str, message_id: UUID) -> bool:
+        if message_id not in self._items:
+            return bool(await connection.fetchval(_INSERT_CLAIM, consumer, message_id))
+        before = self._before.get(consumer)
+        if before is None:
+            rows = await connection.fetch(_CLAIMED_BEFORE, consumer, list(self._items))
+            before = self._before[consumer] = {row[0] for row in rows}
+        taken = self._taken.setdefault(consumer, set())
+        if message_id in before or message_id in taken:
+            return False
+        taken.add(message_id)
+        return True
+
+    async def write(self, connection: asyncpg.Connection) -> None:
+        for consumer, taken in self._taken.items():
+            written = await connection.fetchval(_INSERT_CLAIMS, consumer, sorted(taken))
+            if written != len(taken):
+                raise BatchContended(f"{len(taken) - written} of the batch's items committed meanwhile ({consumer})")
+
+
+def _contended(error: BaseException) -> BatchContended:
+    """What a write of the batch met when a copy of an item was committing too: the batch runs again at once."""
+    return BatchContended(f"a copy of an item was committing meanwhile: {type(error).__name__}: {error}")
+
+
+def _uuids(values: Iterable[object]) -> Iterable[UUID]:
+    for value in values:
+        try:
+            yield value if isinstance(value, UUID) else UUID(str(value))
+        except ValueError:
+            continue
 
 
 _OPEN: ContextVar[SharedTransaction | None] = ContextVar("pcms_shared_transaction", default=None)
@@ -178,13 +254,9 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None
-        inserted = await self._connection.fetchval(
-            "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) "
-            "ON CONFLICT DO NOTHING RETURNING true",
-            consumer,
-            message_id,
-        )
-        return bool(inserted)
+        if self._shared is not None:
+            return await self._shared.claim(consumer, message_id)
+        return bool(await self._connection.fetchval(_INSERT_CLAIM, consumer, message_id))
 
     async def _flush_outbox(self) -> None:
         if self.outbox.pending:

@@ -40,7 +40,7 @@ from shared.contracts.identity import hop_event_id
 from shared.contracts.registry import BATCH_RELAYED, UnknownWireType, parse
 from shared.messaging import names
 from shared.messaging.batch_end import batch_end
-from shared.messaging.errors import MessageRejected
+from shared.messaging.errors import BatchContended, MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import Outcome, Publisher
 from shared.messaging.turns import LaneTurns, lane_of_queue
@@ -56,12 +56,15 @@ LAST_ERROR_HEADER = "x-pcms-last-error"
 FAILED_QUEUE_HEADER = "x-pcms-queue"
 
 Handler = Callable[[BaseModel], Awaitable[Outcome | None]]
-TransactionScope = Callable[[str | None], AbstractAsyncContextManager[object]]
-"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane)."""
+TransactionScope = Callable[[str | None, list[str | None]], AbstractAsyncContextManager[object]]
+"""The transaction a batch's items share, given the lane of the queue (None for a queue of no lane) and the ids
+its items travel under."""
+CONTENDED_PASSES = 5
+"""Passes of a batch at once while copies of its items commit elsewhere meanwhile; then the retry queues."""
 _PARSE_ERRORS = (ValidationError, UnknownWireType, KeyError, ValueError)
 
 
-def _no_transaction(_lane: str | None) -> AbstractAsyncContextManager[object]:
+def _no_transaction(_lane: str | None, _item_ids: list[str | None]) -> AbstractAsyncContextManager[object]:
     return nullcontext()
 
 
@@ -233,11 +236,21 @@ class Consumer:
             return
         items = items_of(batch, message)
         refused: dict[int, Refusal] = {}
+        contended = 0
         while True:
             try:
                 handled = await self._handle_items(items, handler, verdict, message.user_id, refused)
             except _Redo:
                 continue
+            except BatchContended as error:
+                contended += 1
+                if contended < CONTENDED_PASSES:
+                    log.info("batch_contended", items=len(items), passes=contended, reason=str(error))
+                    continue
+                outcome = await self._retry_or_park(message, error)
+                log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
+                            items=len(items), duration_ms=_ms(started))
+                return
             except Exception as error:
                 outcome = await self._retry_or_park(message, error)
                 log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
@@ -262,7 +275,8 @@ class Consumer:
         batch's end (shared/messaging/batch_end.py). An item its handler refuses may have written before refusing:
         it is set aside and the pass starts again without it (_Redo)."""
         handled: list[tuple[ItemOfBatch, str, float]] = []
-        async with self._turns.turn(self._lane), self._transaction(self._lane):
+        item_ids = [item.message_id for index, item in enumerate(items) if index not in refused]
+        async with self._turns.turn(self._lane), self._transaction(self._lane, item_ids):
             with batch_end() as end:
                 for index, item in enumerate(items):
                     if index in refused:

@@ -17,7 +17,7 @@ from shared.messaging.batch_end import defer_to_batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.runtime import BATCH_HEADER, QuarantineTarget, Subscription, start_consumers
+from shared.messaging.runtime import BATCH_HEADER, CONTENDED_PASSES, QuarantineTarget, Subscription, start_consumers
 from tests.broker_probe import next_message
 from tests.signing import TestKeys
 
@@ -56,7 +56,8 @@ async def consume_ingress(pool, broker_connection, keys, amqp_url, handler) -> N
     await start_consumers(broker_connection, publisher,
                           [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: handler})],
                           QuarantineTarget("HUB", "enrichment", names.AUDIT), prefetch=10,
-                          verifier=keys.verifier(user_of(amqp_url)), transaction=lambda _lane: SharedTransaction(pool))
+                          verifier=keys.verifier(user_of(amqp_url)),
+                          transaction=lambda _lane, ids: SharedTransaction(pool, ids))
 
 
 async def wait_for(condition, seconds: float = 15) -> None:
@@ -239,3 +240,53 @@ async def test_a_handler_in_flight_when_its_channel_closes_runs_to_its_commit(po
     go_on.set()
     await asyncio.wait_for(finished.wait(), 10)
     assert await claims_of(pool, consumer, 1) == {alert.message_id}, "its transaction committed"
+
+
+async def test_a_batch_whose_item_a_copy_committed_meanwhile_runs_again_at_once_without_it(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(3)]
+    passes: list[tuple[UUID, bool]] = []
+
+    async def a_copy_commits_during_the_first_pass(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            passes.append((model.message_id, await uow.claim(consumer, model.message_id)))
+        if len(passes) == 1:
+            await pool.execute("INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)",
+                               consumer, alerts[1].message_id)
+
+    await consume_ingress(pool, broker_connection, keys, amqp_url, a_copy_commits_during_the_first_pass)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+
+    await wait_for(lambda: len(passes) == 6)
+    ids = [alert.message_id for alert in alerts]
+    assert passes == [(ids[0], True), (ids[1], True), (ids[2], True), (ids[0], True), (ids[1], False), (ids[2], True)]
+    assert await claims_of(pool, consumer, 3) == set(ids)
+
+
+async def test_a_batch_still_contended_after_its_passes_goes_through_the_retry_queues(
+        pool, broker_connection, keys, amqp_url):
+    consumer = f"test-{uuid4()}"
+    alerts = [an_alert() for _ in range(2)]
+    passes: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def contended_every_pass_at_first(model) -> None:
+        async with AsyncpgUnitOfWork(pool, lambda connection: connection) as uow:
+            await uow.claim(consumer, model.message_id)
+            if model.message_id == alerts[1].message_id:
+                passes.append(loop.time())
+                if len(passes) <= CONTENDED_PASSES:
+                    await uow.store.execute(  # a genuine UniqueViolationError, as a copy's committed row causes
+                        "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2), ($1, $2)",
+                        f"{consumer}-effect", model.message_id)
+
+    await consume_ingress(pool, broker_connection, keys, amqp_url, contended_every_pass_at_first)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, alerts)
+
+    await wait_for(lambda: len(passes) == CONTENDED_PASSES + 1)
+    at_once = passes[CONTENDED_PASSES - 1] - passes[0]
+    after_delay = passes[CONTENDED_PASSES] - passes[CONTENDED_PASSES - 1]
+    assert at_once < names.RETRY_DELAYS_SECONDS[0], "the passes ran at once"
+    assert after_delay >= names.RETRY_DELAYS_SECONDS[0] * 0.9, "the last came back through the first delay queue"
+    assert await claims_of(pool, consumer, 2) == {alert.message_id for alert in alerts}
