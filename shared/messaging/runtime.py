@@ -245,7 +245,7 @@ class Consumer:
             except BatchContended as error:
                 contended += 1
                 if contended < CONTENDED_PASSES:
-                    log.info("batch_contended", items=len(items), passes=contended, reason=str(error))
+                    log.info("batch_contended", items=len(items), contended_runs=contended, reason=str(error))
                     continue
                 outcome = await self._retry_or_park(message, error)
                 log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
