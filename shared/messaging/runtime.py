@@ -9,7 +9,9 @@ item read, checked and refused on its own exactly as if it had come alone: an it
 claims another origin or that its handler refuses is quarantined alone, the others commit together (an
 item refused by its handler may have written first: the transaction is rolled back and the others
 handled again without it). A handler failure on any item rolls the whole batch back and retries it as
-one message; its items that had been applied are then recognised by their ids.
+one message; its items that had been applied are then recognised by their ids. A batch whose transaction
+finds that a copy of an item committed meanwhile (BatchContended) runs again at once, that item now a
+duplicate, up to CONTENDED_PASSES times.
 
 A message whose signature, signer, AMQP user_id or age the queue's trust rule refuses
 (shared/security/origin.py), that does not parse, or that its handler refuses, goes to quarantine
