@@ -242,6 +242,7 @@ class Consumer:
         while True:
             try:
                 handled = await self._handle_items(items, handler, verdict, message.user_id, refused)
+                break
             except _Redo:
                 continue
             except BatchContended as error:
@@ -249,16 +250,13 @@ class Consumer:
                 if contended < CONTENDED_PASSES:
                     log.info("batch_contended", items=len(items), contended_runs=contended, reason=str(error))
                     continue
-                outcome = await self._retry_or_park(message, error)
-                log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
-                            items=len(items), duration_ms=_ms(started))
-                return
+                failure: Exception = error
             except Exception as error:
-                outcome = await self._retry_or_park(message, error)
-                log.warning("message_handled", outcome=outcome, error=f"{type(error).__name__}: {error}",
-                            items=len(items), duration_ms=_ms(started), exc_info=True)
-                return
-            break
+                failure = error
+            outcome = await self._retry_or_park(message, failure)
+            log.warning("message_handled", outcome=outcome, error=f"{type(failure).__name__}: {failure}",
+                        items=len(items), duration_ms=_ms(started), exc_info=failure)
+            return
         for item, outcome, duration in handled:
             with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
                                                          type=item.type, batch_id=message.message_id):
