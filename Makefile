@@ -37,9 +37,9 @@ contracts: $(STAMP)
 	$(BIN)/python -m shared.contracts.generate
 	$(BIN)/python -m shared.contracts.versioning check
 
-# make bench BENCH_ARGS="--quick" (a few minutes; full sizes without it); add --profile to py-spy the services.
+# make bench BENCH_ARGS="--quick" (a few minutes; full sizes without it); add --profile (or --profile-at RATE) to py-spy the services.
 bench: $(STAMP) services
-	@case " $(BENCH_ARGS) " in *" --profile "*) $(BIN)/pip install --quiet 'py-spy>=0.3.14';; esac
+	@case " $(BENCH_ARGS) " in *" --profile "*|*" --profile-at "*) $(BIN)/pip install --quiet 'py-spy>=0.3.14';; esac
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help=f"comma list of parts to run: {','.join(PARTS)}")
     parser.add_argument("--skip", default="", help="comma list of parts to skip")
     parser.add_argument("--profile", action="store_true", help="py-spy the services at the maximum load")
+    parser.add_argument("--profile-at", type=float, metavar="RATE",
+                        help="py-spy the services at this offered load (one of --loads) instead of the maximum")
     parser.add_argument("--output", type=Path, default=RESULTS / "bench.json")
     parser.add_argument("--keep", action="store_true", help="keep the vhost, databases and logs (debugging)")
     return parser.parse_args(argv)
@@ -208,6 +211,19 @@ def run_federation(args: argparse.Namespace, broker: Broker, work_dir: Path, mem
         stop_federation(fed, broker, keep=args.keep)
 
 
+def profiler_for(args: argparse.Namespace, fed: RunningFederation, real: dict[str, Any], duration: float,
+              rate: float | None) -> Callable[[], Any] | None:
+    """What starts py-spy on every service during the load `rate` (None: the maximum), if that load is to be profiled."""
+    wanted = args.profile_at if args.profile_at is not None else (None if args.profile else False)
+    if wanted is False or wanted != rate:
+        return None
+    if profiling.py_spy() is None:
+        console.print("[yellow]--profile: py-spy is missing (.venv/bin/pip install py-spy); no profile[/yellow]")
+        return None
+    pids = dict(fed.pids())
+    return lambda: real.__setitem__("_profiling", profiling.start(pids, duration, RESULTS / "profile"))
+
+
 async def _federation_parts(args: argparse.Namespace, broker: Broker, fed: RunningFederation, work_dir: Path,
                             loads: list[float], duration: float, size: dict[str, Any], parts: set[str],
                             results: dict[str, Any]) -> None:
@@ -219,21 +235,16 @@ async def _federation_parts(args: argparse.Namespace, broker: Broker, fed: Runni
             await asyncio.to_thread(wait_idle, broker, fed.vhost)
             for rate in loads:
                 console.print(f"offered load {rate:g} alerts/s for {duration:g}s")
-                phase = await measure_load(fed, rate=rate, duration=duration, drain_timeout=max(60, duration * 6))
+                phase = await measure_load(fed, rate=rate, duration=duration, drain_timeout=max(60, duration * 6),
+                                           during=profiler_for(args, fed, real, duration, rate))
                 real["loads"].append(phase)
                 console.print(brief(phase))
+                if "_profiling" in real:
+                    results["profile"] = await asyncio.to_thread(profiling.finish, real.pop("_profiling"))
                 await asyncio.to_thread(wait_idle, broker, fed.vhost)
             console.print(f"maximum load: {args.max_clients} clients for {duration:g}s")
-            profile = None
-            if args.profile:
-                if profiling.py_spy() is None:
-                    console.print("[yellow]--profile: py-spy is missing (.venv/bin/pip install py-spy); no profile[/yellow]")
-                else:
-                    pids = {n: p for n, p in fed.pids().items()}
-                    profile = lambda: real.__setitem__(  # noqa: E731
-                        "_profiling", profiling.start(pids, duration, RESULTS / "profile"))
             phase = await measure_load(fed, rate=None, duration=duration, concurrency=args.max_clients,
-                                       drain_timeout=max(120, duration * 8), during=profile)
+                                       drain_timeout=max(120, duration * 8), during=profiler_for(args, fed, real, duration, None))
             real["max"] = phase
             console.print(brief(phase))
             if "_profiling" in real:

@@ -8,7 +8,8 @@ import pytest
 from bench import infra
 from bench.infra import CLOCK_TICKS, database_transport, headroom_warning, infrastructure_cpu_of, stat_cpu_seconds
 from bench.profiling import summarise
-from bench.run import real_maximum, verdicts
+from bench import profiling
+from bench.run import parse, profiler_for, real_maximum, verdicts
 from bench.stats import fan_out_latencies, latency_summary, percentile, ratio, target
 from shared.cli.importer import SourceLine, batched, file_format, read_records
 
@@ -171,3 +172,21 @@ def test_the_table_shows_the_floor_of_one_broker_hop_and_survives_its_failure(mo
         assert "4,400.0" in printed
         assert all(text in printed for text in expected)
         assert ("publish to delivery" in printed) == bool(expected)
+
+
+class _Federation:
+    def pids(self) -> dict[str, int]:
+        return {"intake@NE": 1}
+
+
+@pytest.mark.parametrize(("argv", "profiled"), [
+    ([], []),
+    (["--profile"], [None]),
+    (["--profile-at", "10"], [10.0]),
+    (["--profile", "--profile-at", "50"], [50.0]),
+])
+def test_only_the_chosen_load_is_profiled(monkeypatch, argv, profiled):
+    monkeypatch.setattr(profiling, "py_spy", lambda: "/usr/bin/py-spy")
+    args = parse(argv)
+    chosen = [rate for rate in (10.0, 50.0, None) if profiler_for(args, _Federation(), {}, 5, rate) is not None]
+    assert chosen == profiled
