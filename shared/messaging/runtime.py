@@ -291,6 +291,7 @@ class Consumer:
                             raise _Redo
                     else:
                         handled.append((item, str(problem or "processed"), _ms(item_started)))
+                    await asyncio.sleep(0)  # an item may never wait on I/O: let an alert's handler in between
                 await end.run()
         return handled
 
