@@ -212,16 +212,22 @@ def run_federation(args: argparse.Namespace, broker: Broker, work_dir: Path, mem
 
 
 def profiler_for(args: argparse.Namespace, fed: RunningFederation, real: dict[str, Any], duration: float,
-              rate: float | None) -> Callable[[], Any] | None:
+                 rate: float | None) -> Callable[[], Any] | None:
     """What starts py-spy on every service during the load `rate` (None: the maximum), if that load is to be profiled."""
-    wanted = args.profile_at if args.profile_at is not None else (None if args.profile else False)
-    if wanted is False or wanted != rate:
+    if not _profiled(args, rate):
         return None
     if profiling.py_spy() is None:
         console.print("[yellow]--profile: py-spy is missing (.venv/bin/pip install py-spy); no profile[/yellow]")
         return None
     pids = dict(fed.pids())
     return lambda: real.__setitem__("_profiling", profiling.start(pids, duration, RESULTS / "profile"))
+
+
+def _profiled(args: argparse.Namespace, rate: float | None) -> bool:
+    """--profile-at RATE profiles that offered load; --profile alone, the maximum (rate None)."""
+    if args.profile_at is not None:
+        return rate == args.profile_at
+    return bool(args.profile) and rate is None
 
 
 async def _federation_parts(args: argparse.Namespace, broker: Broker, fed: RunningFederation, work_dir: Path,
