@@ -1,5 +1,6 @@
 """The relay's side of the outbox: take unsent rows with SKIP LOCKED, mark them after the confirm."""
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,16 +12,22 @@ from shared.db.uow import insert_outbox_rows
 from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch
-from shared.messaging.relay import ALL_PRIORITIES
+from shared.contracts.registry import HOP_RECORDED
+from shared.messaging.relay import ALL_PRIORITIES, Rows
 
-_TAKE = """
+# The type is written out, not a parameter: each condition matches one partial index (migration 0005).
+_ONLY = {Rows.ALL: "", Rows.HOPS: f"AND type = '{HOP_RECORDED}'", Rows.MESSAGES: f"AND type <> '{HOP_RECORDED}'"}
+_TAKE = {rows: f"""
 SELECT id, message_id, exchange, routing_key, type, correlation_id, priority, headers, body
 FROM outbox
-WHERE sent_at IS NULL AND next_attempt_at <= now() AND priority BETWEEN $2 AND $3
+WHERE sent_at IS NULL AND next_attempt_at <= now() AND priority BETWEEN $2 AND $3 {only}
 ORDER BY priority DESC, id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
-"""
+""" for rows, only in _ONLY.items()}
+_UNSENT = " UNION ALL ".join(
+    f"(SELECT priority, count(*) AS unsent FROM outbox WHERE sent_at IS NULL {_ONLY[rows]} GROUP BY priority)"
+    for rows in (Rows.HOPS, Rows.MESSAGES))
 
 
 class AsyncpgOutboxStore:
@@ -31,13 +38,16 @@ class AsyncpgOutboxStore:
         self._lower_lanes: ConnectionPool = lower_lanes or pool
 
     @asynccontextmanager
-    async def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AsyncIterator[OutboxBatch]:
-        pool = self._pool if priorities[1] >= names.LANE_PRIORITY[names.URGENT] else self._lower_lanes
+    async def take(
+        self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL
+    ) -> AsyncIterator[OutboxBatch]:
+        urgent = priorities[1] >= names.LANE_PRIORITY[names.URGENT] and rows is not Rows.HOPS
+        pool = self._pool if urgent else self._lower_lanes
         connection = await pool.acquire()
         try:
             async with connection.transaction():
-                rows = await connection.fetch(_TAKE, limit, *priorities)
-                batch = OutboxBatch([(row["id"], _to_message(row)) for row in rows])
+                taken = await connection.fetch(_TAKE[rows], limit, *priorities)
+                batch = OutboxBatch([(row["id"], _to_message(row)) for row in taken])
                 yield batch
                 if batch.sent:
                     await connection.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", batch.sent)
@@ -54,8 +64,10 @@ class AsyncpgOutboxStore:
             await pool.release(connection)
 
     async def unsent_by_priority(self) -> dict[int, int]:
-        rows = await self._pool.fetch("SELECT priority, count(*) AS unsent FROM outbox WHERE sent_at IS NULL GROUP BY priority")
-        return {row["priority"]: row["unsent"] for row in rows}
+        unsent: Counter[int] = Counter()
+        for row in await self._pool.fetch(_UNSENT):
+            unsent[row["priority"]] += row["unsent"]
+        return dict(unsent)
 
     async def reclaim_sent(self) -> None:
         """Measured with autovacuum off (as on the benchmark's server): 215,000 dead row versions after a

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 from shared.messaging.ports import OutboxBatch
-from shared.messaging.relay import ALL_PRIORITIES
+from shared.messaging.relay import ALL_PRIORITIES, Rows
 
 StoreT = TypeVar("StoreT")
 
@@ -84,11 +84,12 @@ class FakeOutboxRow:
 
 class FakeOutboxStore:
     """The relay's outbox in memory, as AsyncpgOutboxStore keeps it: unsent rows taken highest priority first, then
-    oldest; a failed row waits 2**attempts seconds (at most 60). Records the priorities asked of every take."""
+    oldest; a failed row waits 2**attempts seconds (at most 60). Records the priorities and rows asked of every
+    take."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.rows: dict[int, FakeOutboxRow] = {}
-        self.takes: list[tuple[int, int]] = []
+        self.takes: list[tuple[tuple[int, int], Rows]] = []
         self._clock = clock
         self._next_id = 1
 
@@ -102,11 +103,14 @@ class FakeOutboxStore:
         return [row.message for row in self.rows.values() if row.sent_at is not None]
 
     @asynccontextmanager
-    async def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AsyncIterator[OutboxBatch]:
-        self.takes.append(priorities)
+    async def take(
+        self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL
+    ) -> AsyncIterator[OutboxBatch]:
+        self.takes.append((priorities, rows))
         low, high, now = *priorities, self._clock()
         due = [(row_id, row.message) for row_id, row in self.rows.items()
-               if row.sent_at is None and row.next_attempt_at <= now and low <= row.message.priority <= high]
+               if row.sent_at is None and row.next_attempt_at <= now and low <= row.message.priority <= high
+               and rows.takes(row.message.type)]
         batch = OutboxBatch(sorted(due, key=lambda taken: (-taken[1].priority, taken[0]))[:limit])
         yield batch
         for row_id in batch.sent:

@@ -3,10 +3,13 @@
 import asyncio
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 import structlog
 
+from shared.contracts.registry import HOP_RECORDED
 from shared.messaging import names
 from shared.messaging.batches import publications
 from shared.messaging.outgoing import OutgoingMessage
@@ -20,9 +23,37 @@ URGENT_ONLY = (names.LANE_PRIORITY[names.URGENT], 32767)
 ALL_BUT_URGENT = (-32768, names.LANE_PRIORITY[names.URGENT] - 1)
 
 
+class Rows(StrEnum):
+    """Which unsent rows a round takes: the hops (HopRecorded, for the audits only), the messages (every other
+    row), or all of them."""
+
+    ALL = "all"
+    MESSAGES = "messages"
+    HOPS = "hops"
+
+    def takes(self, message_type: str) -> bool:
+        return self is Rows.ALL or (message_type == HOP_RECORDED) == (self is Rows.HOPS)
+
+
+@dataclass(frozen=True)
+class Band:
+    """The rows one relay loop takes."""
+
+    priorities: tuple[int, int]
+    rows: Rows
+
+
+URGENT_MESSAGES = Band(URGENT_ONLY, Rows.MESSAGES)
+LOWER_MESSAGES = Band(ALL_BUT_URGENT, Rows.MESSAGES)
+HOPS = Band(ALL_PRIORITIES, Rows.HOPS)
+
+
 class OutboxStore(Protocol):
-    def take(self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES) -> AbstractAsyncContextManager[OutboxBatch]:
-        """Unsent rows whose priority is within `priorities` (inclusive), highest priority first, then oldest."""
+    def take(
+        self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL
+    ) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Unsent `rows` whose priority is within `priorities` (inclusive), highest priority first, then oldest. A
+        round of hops, or of rows below the urgent lane, never takes a connection kept for alerts."""
         ...
 
     async def unsent_by_priority(self) -> dict[int, int]:
@@ -46,14 +77,19 @@ class OutboxRelay:
         batch_size: int,
         lower_batch_size: int | None = None,
         poll_seconds: float,
+        hops_linger_seconds: float = 0.0,
         after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
         max_batch_items: int = 1,
         reclaim_every_sent: int = 5000,
     ) -> None:
-        """A round of urgent rows takes up to `batch_size`, a round of the lanes below up to `lower_batch_size`: a
-        round waits for the broker's confirms, so a small round keeps an alert from waiting long behind the one
-        before it, and a large one lets an import through. `max_batch_items` above 1 joins a round's rows for one
-        destination (shared/messaging/batches.py).
+        """A round of urgent rows takes up to `batch_size`, a round of the lanes below (and of hops) up to
+        `lower_batch_size`: a round waits for the broker's confirms, so a small round keeps an alert from waiting long
+        behind the one before it, and a large one lets an import through. `max_batch_items` above 1 joins a round's
+        rows for one destination (shared/messaging/batches.py).
+
+        Hops have a loop of their own: woken by a commit, it waits `hops_linger_seconds` before its round, so the
+        hops of every message handled meanwhile leave joined in one HopsRecorded per lane. Sent with each message,
+        they were most of an alert's deliveries, each consumed by two audits.
         Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them."""
         self._store = store
         self._max_batch_items = max_batch_items
@@ -62,7 +98,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._batch_sizes = {URGENT_ONLY: batch_size, ALL_BUT_URGENT: lower_batch_size or batch_size}
         self._poll_seconds = poll_seconds
-        self._wakeups = {URGENT_ONLY: asyncio.Event(), ALL_BUT_URGENT: asyncio.Event()}
+        self._linger = {HOPS: hops_linger_seconds}
+        self._wakeups = {band: asyncio.Event() for band in (URGENT_MESSAGES, LOWER_MESSAGES, HOPS)}
         self.backlog = 0
         self._unsent: dict[int, int] = {}
         self._reclaim_every_sent = reclaim_every_sent
@@ -70,14 +107,16 @@ class OutboxRelay:
 
     def wake(self, priorities: Iterable[int] | None = None) -> None:
         """Rows of these outbox priorities were committed (None: any). Only the rounds that take them run: an
-        empty round is still a transaction, and a commit woke both for every handled message."""
+        empty round is still a transaction, and a commit woke both for every handled message. Nearly every commit
+        records a hop, so every commit wakes the hops' loop too."""
         wanted = None if priorities is None else set(priorities)
-        for (low, high), wakeup in self._wakeups.items():
+        for band, wakeup in self._wakeups.items():
+            low, high = band.priorities
             if wanted is None or any(low <= priority <= high for priority in wanted):
                 wakeup.set()
 
-    async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES) -> int:
-        async with self._store.take(self._batch_sizes.get(priorities, self._batch_size), priorities=priorities) as batch:
+    async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL) -> int:
+        async with self._store.take(self._size_of(priorities, rows), priorities=priorities, rows=rows) as batch:
             going = publications(batch.rows, max_items=self._max_batch_items)
             results = await asyncio.gather(
                 *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
@@ -94,7 +133,14 @@ class OutboxRelay:
                     batch.sent.append(row_id)
                     batch.follow_ups += self._after_sent(message)
         self._sent_since_reclaim += len(batch.sent)
+        if batch.follow_ups:
+            self._wakeups[HOPS].set()
         return len(batch.rows)
+
+    def _size_of(self, priorities: tuple[int, int], rows: Rows) -> int:
+        if rows is Rows.HOPS:
+            return self._batch_sizes[ALL_BUT_URGENT]
+        return self._batch_sizes.get(priorities, self._batch_size)
 
     def note_unsent(self, by_priority: dict[int, int]) -> None:
         self._unsent = dict(by_priority)
@@ -130,22 +176,24 @@ class OutboxRelay:
         (a bulk round can take seconds when the broker slows confirms down). Each loop keeps its rows' order."""
         await asyncio.gather(*(self._relay_forever(band) for band in self._wakeups), self.watch_backlog())
 
-    async def _relay_forever(self, priorities: tuple[int, int]) -> None:
+    async def _relay_forever(self, band: Band) -> None:
         """Relays whenever this process commits outbox rows (wake), and polls for anything else."""
-        wakeup = self._wakeups[priorities]
+        wakeup, linger = self._wakeups[band], self._linger.get(band, 0.0)
         failures = 0
         while True:
             wakeup.clear()
             try:
-                relayed = await self.relay_once(priorities)
+                relayed = await self.relay_once(band.priorities, band.rows)
                 failures = 0
             except Exception as error:  # the database or broker is away; keep trying
                 failures += 1
                 log.warning("relay_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
                 await asyncio.sleep(min(0.2 * 2**failures, 5))
                 continue
-            if relayed < self._batch_sizes[priorities]:
+            if relayed < self._size_of(band.priorities, band.rows):
                 try:
                     await asyncio.wait_for(wakeup.wait(), timeout=self._poll_seconds)
                 except TimeoutError:
-                    pass
+                    continue
+                if linger:
+                    await asyncio.sleep(linger)

@@ -12,7 +12,8 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import insert_outbox_rows
 from shared.messaging.fakes import FakeOutboxStore
 from shared.messaging.outgoing import OutgoingMessage
-from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxStore
+from shared.contracts.registry import HOP_RECORDED
+from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxStore, Rows
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +40,19 @@ def outbox(request) -> Outbox:
     return Outbox(AsyncpgOutboxStore(pool), add_to_postgres)
 
 
-def a_row(priority: int) -> OutgoingMessage:
-    return OutgoingMessage(exchange="pcms.audit", routing_key="audit.accepted", body=b"{}", type="HopRecorded",
+def a_row(priority: int, type_: str = "pcms.message_dispatched") -> OutgoingMessage:
+    return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.routine", body=b"{}", type=type_,
                            message_id=str(uuid4()), priority=priority)
 
 
-async def taken(store: OutboxStore, limit: int = 50, priorities: tuple[int, int] = (-32768, 32767)) -> list[str]:
-    async with store.take(limit, priorities=priorities) as batch:
+def a_hop(priority: int) -> OutgoingMessage:
+    return a_row(priority, HOP_RECORDED)
+
+
+async def taken(
+    store: OutboxStore, limit: int = 50, priorities: tuple[int, int] = (-32768, 32767), rows: Rows = Rows.ALL
+) -> list[str]:
+    async with store.take(limit, priorities=priorities, rows=rows) as batch:
         return [message.message_id for _, message in batch.rows]
 
 
@@ -57,6 +64,16 @@ async def test_a_take_gives_the_rows_of_its_priorities_highest_first_then_oldest
     assert await taken(outbox.store, priorities=ALL_BUT_URGENT) == [routine.message_id, bulk.message_id]
     assert await taken(outbox.store, limit=3) == [urgent.message_id, later_urgent.message_id, routine.message_id]
     assert await outbox.store.unsent_by_priority() == {9: 2, 5: 1, 1: 1}
+
+
+async def test_a_take_of_hops_gives_only_hops_a_take_of_messages_every_other_row_and_both_count_as_unsent(outbox):
+    urgent_hop, routine_message, routine_hop, urgent_message = a_hop(9), a_row(5), a_hop(5), a_row(9)
+    await outbox.add(urgent_hop, routine_message, routine_hop, urgent_message)
+
+    assert await taken(outbox.store, rows=Rows.HOPS) == [urgent_hop.message_id, routine_hop.message_id]
+    assert await taken(outbox.store, priorities=URGENT_ONLY, rows=Rows.MESSAGES) == [urgent_message.message_id]
+    assert await taken(outbox.store, rows=Rows.MESSAGES) == [urgent_message.message_id, routine_message.message_id]
+    assert await outbox.store.unsent_by_priority() == {9: 2, 5: 2}
 
 
 async def test_rows_marked_sent_are_not_taken_again_and_follow_ups_are_added_unsent(outbox):

@@ -6,19 +6,30 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+import orjson
+
+from shared.contracts.registry import HOP_RECORDED, HOPS_RECORDED
 from shared.messaging import names
 from shared.messaging.fakes import FakeOutboxStore, FakePublisher
 from shared.messaging.outgoing import OutgoingMessage
-from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxRelay
+from shared.messaging.relay import ALL_BUT_URGENT, ALL_PRIORITIES, URGENT_ONLY, OutboxRelay, Rows
 
 pytestmark = pytest.mark.unit
 URGENT, ROUTINE = names.LANE_PRIORITY[names.URGENT], names.LANE_PRIORITY[names.ROUTINE]
 NEVER = 3600.0
+URGENT_MESSAGES, LOWER_MESSAGES = (URGENT_ONLY, Rows.MESSAGES), (ALL_BUT_URGENT, Rows.MESSAGES)
+HOPS = (ALL_PRIORITIES, Rows.HOPS)
 
 
 def a_row(priority: int, message_id: str, type_: str = "MessageDispatched") -> OutgoingMessage:
     return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.urgent", body=b"{}", type=type_,
                            message_id=message_id, priority=priority)
+
+
+def a_hop(priority: int, message_id: str, hop: str) -> OutgoingMessage:
+    body = orjson.dumps({"message_id": message_id, "hop": hop})
+    return OutgoingMessage(exchange="pcms.audit", routing_key=f"audit.{hop}", body=body, type=HOP_RECORDED,
+                           message_id=f"{hop}:{message_id}", priority=priority)
 
 
 async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
@@ -30,13 +41,14 @@ async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
 
 @asynccontextmanager
 async def running_relay(
-    after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
+    after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [], hops_linger_seconds: float = 0.0,
 ) -> AsyncIterator[tuple[FakeOutboxStore, FakePublisher, OutboxRelay]]:
     """A relay that never polls, its loops past their first rounds (one empty take of each band, forgotten)."""
     store, publisher = FakeOutboxStore(), FakePublisher()
-    relay = OutboxRelay(store, publisher, batch_size=50, poll_seconds=NEVER, after_sent=after_sent)
+    relay = OutboxRelay(store, publisher, batch_size=50, poll_seconds=NEVER, after_sent=after_sent,
+                        hops_linger_seconds=hops_linger_seconds)
     task = asyncio.create_task(relay.run())
-    await until(lambda: {URGENT_ONLY, ALL_BUT_URGENT} <= set(store.takes))
+    await until(lambda: {URGENT_MESSAGES, LOWER_MESSAGES, HOPS} <= set(store.takes))
     await asyncio.sleep(0.01)
     store.takes.clear()
     try:
@@ -51,39 +63,62 @@ def commit(store: FakeOutboxStore, relay: OutboxRelay, *rows: OutgoingMessage) -
     relay.wake({row.priority for row in rows})
 
 
-async def test_a_commit_of_urgent_rows_wakes_the_urgent_round_only() -> None:
+async def test_a_commit_of_urgent_rows_wakes_the_urgent_round_and_the_hops_round_only() -> None:
     async with running_relay() as (store, publisher, relay):
         commit(store, relay, a_row(URGENT, "alert-copy"))
         await until(lambda: len(publisher.published) == 1)
         await asyncio.sleep(0.01)
 
-        assert store.takes == [URGENT_ONLY]
+        assert sorted(store.takes) == sorted([URGENT_MESSAGES, HOPS])
 
 
-async def test_a_commit_of_rows_of_both_bands_wakes_both_rounds_and_a_wake_naming_none_wakes_every_round() -> None:
+async def test_a_commit_of_rows_of_both_bands_wakes_every_round_and_so_does_a_wake_naming_none() -> None:
     async with running_relay() as (store, publisher, relay):
         commit(store, relay, a_row(URGENT, "alert-copy"), a_row(ROUTINE, "receipt"))
         await until(lambda: len(publisher.published) == 2)
+        await until(lambda: len(store.takes) == 3)
         relay.wake()
-        await until(lambda: len(store.takes) == 4)
+        await until(lambda: len(store.takes) == 6)
 
-        assert sorted(store.takes) == sorted([URGENT_ONLY, ALL_BUT_URGENT] * 2)
+        assert sorted(store.takes) == sorted([URGENT_MESSAGES, LOWER_MESSAGES, HOPS] * 2)
 
 
-async def test_a_follow_up_row_written_by_a_round_goes_out_with_the_next_round_not_in_a_round_of_its_own() -> None:
-    """The published hops of an alert's round would otherwise cost a round that the next alert waits behind."""
-    def published_hop(sent: OutgoingMessage) -> list[OutgoingMessage]:
-        return [a_row(sent.priority, f"published:{sent.message_id}", "HopRecorded")] if sent.type != "HopRecorded" else []
+async def test_hops_committed_while_the_hops_round_lingers_leave_joined_in_one_message() -> None:
+    async with running_relay(hops_linger_seconds=0.1) as (store, publisher, relay):
+        commit(store, relay, a_row(URGENT, "first-alert"), a_hop(URGENT, "first-alert", "routed"))
+        await until(lambda: len(publisher.published) == 1)
+        commit(store, relay, a_row(URGENT, "second-alert"), a_hop(URGENT, "second-alert", "routed"))
+        await until(lambda: len(publisher.published) == 3)
 
-    async with running_relay(published_hop) as (store, publisher, relay):
-        commit(store, relay, a_row(URGENT, "first-alert"))
+        alerts, (hops,) = publisher.published[:2], publisher.published[2:]
+        assert [m.message_id for m in alerts] == ["first-alert", "second-alert"]
+        assert hops.type == HOPS_RECORDED and hops.routing_key == "audit.urgent.hops"
+        assert [hop["message_id"] for hop in orjson.loads(hops.body)["hops"]] == ["first-alert", "second-alert"]
+
+
+async def test_a_message_never_waits_for_the_hops_round() -> None:
+    async with running_relay(hops_linger_seconds=NEVER) as (store, publisher, relay):
+        commit(store, relay, a_hop(URGENT, "alert", "accepted"), a_row(URGENT, "alert"))
         await until(lambda: len(publisher.published) == 1)
         await asyncio.sleep(0.05)
-        assert store.takes == [URGENT_ONLY]
 
-        commit(store, relay, a_row(URGENT, "second-alert"))
-        await until(lambda: len(publisher.published) == 3)
-        assert [m.message_id for m in publisher.published] == ["first-alert", "published:first-alert", "second-alert"]
+        assert [m.message_id for m in publisher.published] == ["alert"]
+
+
+async def test_a_follow_up_hop_written_by_a_round_wakes_the_hops_round_not_a_round_of_messages() -> None:
+    """The published hop of an alert's round would otherwise cost a round of messages that the next alert waits
+    behind, or wait for the poll."""
+    def published_hop(sent: OutgoingMessage) -> list[OutgoingMessage]:
+        return [a_hop(sent.priority, sent.message_id, "published")] if sent.type != HOP_RECORDED else []
+
+    async with running_relay(published_hop) as (store, publisher, relay):
+        store.add(a_row(URGENT, "alert"))
+        assert await relay.relay_once(*URGENT_MESSAGES) == 1
+        await until(lambda: len(publisher.published) == 2)
+        await asyncio.sleep(0.01)
+
+        assert publisher.published[1].message_id == "published:alert"
+        assert store.takes == [URGENT_MESSAGES, HOPS]
 
 
 async def test_a_round_of_urgent_rows_takes_its_own_size_and_a_round_of_the_lanes_below_theirs() -> None:
