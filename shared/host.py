@@ -79,7 +79,7 @@ class Infrastructure:
             batch_size=self.settings.relay_batch,
             lower_batch_size=self.settings.relay_lower_batch,
             poll_seconds=self.settings.relay_poll_seconds,
-            hops_linger_seconds=self.settings.relay_hops_linger_seconds,
+            linger_seconds=self.settings.relay_linger_seconds,
             after_sent=after_sent,
             max_batch_items=self.settings.relay_batch_items,
         )

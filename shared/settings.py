@@ -74,11 +74,12 @@ class ServiceSettings(BaseSettings):
         "broker's confirms, so this bounds what a platform publishes of an import: with 200, NE published about 630 "
         "records a second and its backlog refused the import for the rest.")
     relay_poll_seconds: float = Field(default=0.5, gt=0)
-    relay_hops_linger_seconds: float = Field(
+    relay_linger_seconds: float = Field(
         default=0.25, ge=0, le=5,
-        description="How long the relay's loop of hops (audit only) waits after a commit before its round, so the "
-        "hops of the messages handled meanwhile leave joined: one HopsRecorded per lane instead of one per message. "
-        "An audit entry is that much later; a message is never delayed. 0: a round at every commit.")
+        description="How long the relay's loop of lingering rows (hops, routing decisions, hit notifications: "
+        "shared/messaging/relay.py) waits after a commit before its round, so those of the messages handled "
+        "meanwhile leave joined instead of one message each. They arrive that much later; a message itself never "
+        "waits. 0: a round at every commit.")
     relay_batch_items: int = Field(
         default=100, ge=1, le=500,
         description="Rows of one relay round for one destination that leave joined in one pcms.batch_relayed "

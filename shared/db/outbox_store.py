@@ -12,11 +12,10 @@ from shared.db.uow import insert_outbox_rows
 from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch
-from shared.contracts.registry import HOP_RECORDED
 from shared.messaging.relay import ALL_PRIORITIES, Rows
 
-# The type is written out, not a parameter: each condition matches one partial index (migration 0005).
-_ONLY = {Rows.ALL: "", Rows.HOPS: f"AND type = '{HOP_RECORDED}'", Rows.MESSAGES: f"AND type <> '{HOP_RECORDED}'"}
+# Each condition matches one partial index (migration 0005).
+_ONLY = {Rows.ALL: "", Rows.LINGERING: "AND lingers", Rows.PROMPT: "AND NOT lingers"}
 _TAKE = {rows: f"""
 SELECT id, message_id, exchange, routing_key, type, correlation_id, priority, headers, body
 FROM outbox
@@ -27,7 +26,7 @@ FOR UPDATE SKIP LOCKED
 """ for rows, only in _ONLY.items()}
 _UNSENT = " UNION ALL ".join(
     f"(SELECT priority, count(*) AS unsent FROM outbox WHERE sent_at IS NULL {_ONLY[rows]} GROUP BY priority)"
-    for rows in (Rows.HOPS, Rows.MESSAGES))
+    for rows in (Rows.LINGERING, Rows.PROMPT))
 
 
 class AsyncpgOutboxStore:
@@ -41,7 +40,7 @@ class AsyncpgOutboxStore:
     async def take(
         self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL
     ) -> AsyncIterator[OutboxBatch]:
-        urgent = priorities[1] >= names.LANE_PRIORITY[names.URGENT] and rows is not Rows.HOPS
+        urgent = priorities[1] >= names.LANE_PRIORITY[names.URGENT] and rows is not Rows.LINGERING
         pool = self._pool if urgent else self._lower_lanes
         connection = await pool.acquire()
         try:

@@ -12,13 +12,14 @@ import orjson
 from shared.db.lanes import ConnectionPool, underlying
 from shared.messaging.errors import BatchContended
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
+from shared.messaging.relay import lingers
 
 StoreT = TypeVar("StoreT")
 
 
 _INSERT_OUTBOX = """
-INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
 """
 _INSERT_CLAIM = (
     "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
@@ -269,7 +270,7 @@ async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[Outg
         _INSERT_OUTBOX,
         [
             (m.message_id, m.exchange, m.routing_key, m.type, m.correlation_id, m.priority,
-             orjson.dumps(m.headers).decode(), m.body)
+             orjson.dumps(m.headers).decode(), m.body, lingers(m.type))
             for m in messages
         ],
     )

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import structlog
 
-from shared.contracts.registry import HOP_RECORDED
+from shared.contracts.registry import HOP_RECORDED, MATCH_FOUND, ROUTING_DECIDED
 from shared.messaging import names
 from shared.messaging.batches import publications
 from shared.messaging.outgoing import OutgoingMessage
@@ -23,16 +23,24 @@ URGENT_ONLY = (names.LANE_PRIORITY[names.URGENT], 32767)
 ALL_BUT_URGENT = (-32768, names.LANE_PRIORITY[names.URGENT] - 1)
 
 
+# Rows that tell of a message rather than carry it: the audit's hops, the origin's routing decision, the hit
+# notifications. No recipient waits for them, so they may wait a moment for company and leave joined.
+LINGERING_TYPES = frozenset({HOP_RECORDED, ROUTING_DECIDED, MATCH_FOUND})
+
+
+def lingers(message_type: str) -> bool:
+    return message_type in LINGERING_TYPES
+
+
 class Rows(StrEnum):
-    """Which unsent rows a round takes: the hops (HopRecorded, for the audits only), the messages (every other
-    row), or all of them."""
+    """Which unsent rows a round takes: those that go at once, those that may linger, or all of them."""
 
     ALL = "all"
-    MESSAGES = "messages"
-    HOPS = "hops"
+    PROMPT = "prompt"
+    LINGERING = "lingering"
 
     def takes(self, message_type: str) -> bool:
-        return self is Rows.ALL or (message_type == HOP_RECORDED) == (self is Rows.HOPS)
+        return self is Rows.ALL or lingers(message_type) == (self is Rows.LINGERING)
 
 
 @dataclass(frozen=True)
@@ -43,9 +51,9 @@ class Band:
     rows: Rows
 
 
-URGENT_MESSAGES = Band(URGENT_ONLY, Rows.MESSAGES)
-LOWER_MESSAGES = Band(ALL_BUT_URGENT, Rows.MESSAGES)
-HOPS = Band(ALL_PRIORITIES, Rows.HOPS)
+URGENT_PROMPT = Band(URGENT_ONLY, Rows.PROMPT)
+LOWER_PROMPT = Band(ALL_BUT_URGENT, Rows.PROMPT)
+LINGERING = Band(ALL_PRIORITIES, Rows.LINGERING)
 
 
 class OutboxStore(Protocol):
@@ -53,7 +61,7 @@ class OutboxStore(Protocol):
         self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL
     ) -> AbstractAsyncContextManager[OutboxBatch]:
         """Unsent `rows` whose priority is within `priorities` (inclusive), highest priority first, then oldest. A
-        round of hops, or of rows below the urgent lane, never takes a connection kept for alerts."""
+        round of lingering rows, or of rows below the urgent lane, never takes a connection kept for alerts."""
         ...
 
     async def unsent_by_priority(self) -> dict[int, int]:
@@ -77,19 +85,21 @@ class OutboxRelay:
         batch_size: int,
         lower_batch_size: int | None = None,
         poll_seconds: float,
-        hops_linger_seconds: float = 0.0,
+        linger_seconds: float = 0.0,
         after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
         max_batch_items: int = 1,
         reclaim_every_sent: int = 5000,
     ) -> None:
-        """A round of urgent rows takes up to `batch_size`, a round of the lanes below (and of hops) up to
+        """A round of urgent rows takes up to `batch_size`, a round of the lanes below (or of lingering rows) up to
         `lower_batch_size`: a round waits for the broker's confirms, so a small round keeps an alert from waiting long
         behind the one before it, and a large one lets an import through. `max_batch_items` above 1 joins a round's
         rows for one destination (shared/messaging/batches.py).
 
-        Hops have a loop of their own: woken by a commit, it waits `hops_linger_seconds` before its round, so the
-        hops of every message handled meanwhile leave joined in one HopsRecorded per lane. Sent with each message,
-        they were most of an alert's deliveries, each consumed by two audits.
+        Lingering rows (LINGERING_TYPES) have a loop of their own: woken by a commit, it waits `linger_seconds`
+        before its round, so those of every message handled meanwhile leave joined (hops in one HopsRecorded per
+        lane, the others in a BatchRelayed per destination). Sent with each message, they were most of an alert's
+        deliveries: each hop is consumed by two audits, and an alert with hits told its origin and the hub three
+        times more.
         Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them."""
         self._store = store
         self._max_batch_items = max_batch_items
@@ -98,8 +108,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._batch_sizes = {URGENT_ONLY: batch_size, ALL_BUT_URGENT: lower_batch_size or batch_size}
         self._poll_seconds = poll_seconds
-        self._linger = {HOPS: hops_linger_seconds}
-        self._wakeups = {band: asyncio.Event() for band in (URGENT_MESSAGES, LOWER_MESSAGES, HOPS)}
+        self._linger = {LINGERING: linger_seconds}
+        self._wakeups = {band: asyncio.Event() for band in (URGENT_PROMPT, LOWER_PROMPT, LINGERING)}
         self.backlog = 0
         self._unsent: dict[int, int] = {}
         self._reclaim_every_sent = reclaim_every_sent
@@ -108,7 +118,7 @@ class OutboxRelay:
     def wake(self, priorities: Iterable[int] | None = None) -> None:
         """Rows of these outbox priorities were committed (None: any). Only the rounds that take them run: an
         empty round is still a transaction, and a commit woke both for every handled message. Nearly every commit
-        records a hop, so every commit wakes the hops' loop too."""
+        records a hop, so every commit wakes the lingering rows' loop too."""
         wanted = None if priorities is None else set(priorities)
         for band, wakeup in self._wakeups.items():
             low, high = band.priorities
@@ -134,11 +144,11 @@ class OutboxRelay:
                     batch.follow_ups += self._after_sent(message)
         self._sent_since_reclaim += len(batch.sent)
         if batch.follow_ups:
-            self._wakeups[HOPS].set()
+            self._wakeups[LINGERING].set()
         return len(batch.rows)
 
     def _size_of(self, priorities: tuple[int, int], rows: Rows) -> int:
-        if rows is Rows.HOPS:
+        if rows is Rows.LINGERING:
             return self._batch_sizes[ALL_BUT_URGENT]
         return self._batch_sizes.get(priorities, self._batch_size)
 

@@ -12,7 +12,7 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import insert_outbox_rows
 from shared.messaging.fakes import FakeOutboxStore
 from shared.messaging.outgoing import OutgoingMessage
-from shared.contracts.registry import HOP_RECORDED
+from shared.contracts.registry import HOP_RECORDED, ROUTING_DECIDED
 from shared.messaging.relay import ALL_BUT_URGENT, URGENT_ONLY, OutboxStore, Rows
 
 pytestmark = pytest.mark.integration
@@ -49,6 +49,10 @@ def a_hop(priority: int) -> OutgoingMessage:
     return a_row(priority, HOP_RECORDED)
 
 
+def a_routing_decision(priority: int) -> OutgoingMessage:
+    return a_row(priority, ROUTING_DECIDED)
+
+
 async def taken(
     store: OutboxStore, limit: int = 50, priorities: tuple[int, int] = (-32768, 32767), rows: Rows = Rows.ALL
 ) -> list[str]:
@@ -66,13 +70,13 @@ async def test_a_take_gives_the_rows_of_its_priorities_highest_first_then_oldest
     assert await outbox.store.unsent_by_priority() == {9: 2, 5: 1, 1: 1}
 
 
-async def test_a_take_of_hops_gives_only_hops_a_take_of_messages_every_other_row_and_both_count_as_unsent(outbox):
-    urgent_hop, routine_message, routine_hop, urgent_message = a_hop(9), a_row(5), a_hop(5), a_row(9)
-    await outbox.add(urgent_hop, routine_message, routine_hop, urgent_message)
+async def test_a_take_of_lingering_rows_gives_only_those_a_take_of_prompt_rows_the_others_and_all_count_unsent(outbox):
+    hop, message, decision, urgent_message = a_hop(9), a_row(5), a_routing_decision(5), a_row(9)
+    await outbox.add(hop, message, decision, urgent_message)
 
-    assert await taken(outbox.store, rows=Rows.HOPS) == [urgent_hop.message_id, routine_hop.message_id]
-    assert await taken(outbox.store, priorities=URGENT_ONLY, rows=Rows.MESSAGES) == [urgent_message.message_id]
-    assert await taken(outbox.store, rows=Rows.MESSAGES) == [urgent_message.message_id, routine_message.message_id]
+    assert await taken(outbox.store, rows=Rows.LINGERING) == [hop.message_id, decision.message_id]
+    assert await taken(outbox.store, priorities=URGENT_ONLY, rows=Rows.PROMPT) == [urgent_message.message_id]
+    assert await taken(outbox.store, rows=Rows.PROMPT) == [urgent_message.message_id, message.message_id]
     assert await outbox.store.unsent_by_priority() == {9: 2, 5: 2}
 
 
