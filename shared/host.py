@@ -86,10 +86,11 @@ class Infrastructure:
         self.relays.append(relay)
         return relay
 
-    def wake_relays(self, priorities: set[int]) -> None:
-        """Outbox rows of these priorities were committed in this process: publish them now, not at the next poll."""
+    def wake_relays(self, committed: set[tuple[int, str]]) -> None:
+        """Outbox rows of these (priority, type) were committed in this process: publish them now (or, if they may
+        linger, after the linger), not at the next poll."""
         for relay in self.relays:
-            relay.wake(priorities)
+            relay.wake(committed)
 
     def message_verifier(self) -> MessageVerifier:
         """Signature, signer, user_id and freshness of every delivery, against the live federation and keyring."""

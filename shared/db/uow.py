@@ -72,7 +72,7 @@ class SharedTransaction:
         self._claims = BatchClaims(item_ids)
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
-        self._after_commit: dict[Callable[[set[int]], None], set[int]] = {}
+        self._after_commit: dict[Callable[[set[tuple[int, str]]], None], set[tuple[int, str]]] = {}
         self._token: Token[SharedTransaction | None] | None = None
         self._abandoned = False
         self._outbox: list[OutgoingMessage] = []
@@ -104,8 +104,8 @@ class SharedTransaction:
         if exc_type is None and not committing:
             raise AbandonedUnit("a unit of work failed inside the batch's transaction: nothing of the batch committed")
         if committing:
-            for wake, priorities in self._after_commit.items():
-                wake(priorities)
+            for wake, committed in self._after_commit.items():
+                wake(committed)
 
     async def _commit(self, connection: asyncpg.Connection, transaction: asyncpg.transaction.Transaction) -> None:
         try:
@@ -128,10 +128,12 @@ class SharedTransaction:
     def abandon(self) -> None:
         self._abandoned = True
 
-    def add_outbox_rows(self, messages: list[OutgoingMessage], after_commit: Callable[[set[int]], None]) -> None:
+    def add_outbox_rows(
+        self, messages: list[OutgoingMessage], after_commit: Callable[[set[tuple[int, str]]], None]
+    ) -> None:
         """The outbox rows of every unit of work go in with one insert, just before the commit."""
         self._outbox.extend(messages)
-        self._after_commit.setdefault(after_commit, set()).update(message.priority for message in messages)
+        self._after_commit.setdefault(after_commit, set()).update(kinds_of(messages))
 
 
 class BatchClaims:
@@ -194,11 +196,11 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         pool: ConnectionPool,
         store_factory: Callable[[asyncpg.Connection], StoreT],
         *,
-        after_commit: Callable[[set[int]], None] = lambda _: None,
+        after_commit: Callable[[set[tuple[int, str]]], None] = lambda _: None,
         priority: int = 0,
     ) -> None:
-        """after_commit runs with the rows' priorities when a commit added outbox rows: it wakes the relay of
-        this process. `priority` is given to the outbox rows that name none: the lane of the message being handled
+        """after_commit runs with the rows' (priority, type) when a commit added outbox rows: it wakes the relay
+        of this process. `priority` is given to the outbox rows that name none: the lane of the message being handled
         (names.LANE_PRIORITY)."""
         self._priority = priority
         self._pool = pool
@@ -223,7 +225,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._connection is not None
-        added = {message.priority or self._priority for message in self.outbox.pending}
+        added = kinds_of(with_default_priority(self.outbox.pending, self._priority))
         if self._shared is not None:
             self._leave_shared(exc_type is None)
             return
@@ -263,6 +265,11 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         if self.outbox.pending:
             assert self._connection is not None
             await insert_outbox_rows(self._connection, with_default_priority(self.outbox.pending, self._priority))
+
+
+def kinds_of(messages: list[OutgoingMessage]) -> set[tuple[int, str]]:
+    """The (priority, type) of outbox rows: what the relay needs to know to wake only the rounds that take them."""
+    return {(message.priority, message.type) for message in messages}
 
 
 async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:

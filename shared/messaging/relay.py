@@ -115,14 +115,13 @@ class OutboxRelay:
         self._reclaim_every_sent = reclaim_every_sent
         self._sent_since_reclaim = 0
 
-    def wake(self, priorities: Iterable[int] | None = None) -> None:
-        """Rows of these outbox priorities were committed (None: any). Only the rounds that take them run: an
-        empty round is still a transaction, and a commit woke both for every handled message. Nearly every commit
-        records a hop, so every commit wakes the lingering rows' loop too."""
-        wanted = None if priorities is None else set(priorities)
+    def wake(self, committed: Iterable[tuple[int, str]] | None = None) -> None:
+        """Rows of these (priority, type) were committed (None: any). Only the rounds that take them run: an empty
+        round is still a transaction, and most commits hold only a hop, which only the lingering round takes."""
+        kinds = None if committed is None else set(committed)
         for band, wakeup in self._wakeups.items():
             low, high = band.priorities
-            if wanted is None or any(low <= priority <= high for priority in wanted):
+            if kinds is None or any(low <= priority <= high and band.rows.takes(type_) for priority, type_ in kinds):
                 wakeup.set()
 
     async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL) -> int:

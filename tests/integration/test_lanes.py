@@ -127,25 +127,27 @@ async def test_a_relay_round_below_the_urgent_lane_waits_for_a_lower_lane_connec
         await real_lanes[ROUTINE].release(connection)
 
 
-async def test_a_commit_tells_the_relay_the_priorities_of_its_rows_alone_and_at_the_end_of_a_batch(real_lanes):
-    woken: list[set[int]] = []
+async def test_a_commit_tells_the_relay_the_priorities_and_types_of_its_rows_alone_and_at_the_end_of_a_batch(real_lanes):
+    woken: list[set[tuple[int, str]]] = []
 
     def a_unit(lane: str) -> AsyncpgUnitOfWork:
         return AsyncpgUnitOfWork(real_lanes[lane], lambda c: c, after_commit=woken.append, priority=LANE_PRIORITY[lane])
 
-    def a_row(priority: int = 0) -> OutgoingMessage:
-        return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.routine", body=b"{}", type="pcms.message",
+    def a_row(priority: int = 0, type_: str = "pcms.message") -> OutgoingMessage:
+        return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.routine", body=b"{}", type=type_,
                                message_id=str(uuid4()), priority=priority)
 
     async with a_unit(URGENT) as alone:
         alone.outbox.add(a_row())
     async with a_unit(URGENT):
         pass
-    assert woken == [{LANE_PRIORITY[URGENT]}], "a commit without rows wakes nothing"
+    assert woken == [{(LANE_PRIORITY[URGENT], "pcms.message")}], "a commit without rows wakes nothing"
 
     async with SharedTransaction(real_lanes[ROUTINE]):
         for priority in (0, LANE_PRIORITY[BULK]):
             async with a_unit(ROUTINE) as in_batch:
                 in_batch.outbox.add(a_row(priority))
+                in_batch.outbox.add(a_row(priority, "pcms.hop_recorded"))
         assert len(woken) == 1, "nothing is woken before the batch commits"
-    assert woken[1] == {LANE_PRIORITY[ROUTINE], LANE_PRIORITY[BULK]}
+    assert woken[1] == {(LANE_PRIORITY[lane], type_) for lane in (ROUTINE, BULK)
+                        for type_ in ("pcms.message", "pcms.hop_recorded")}

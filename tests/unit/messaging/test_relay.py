@@ -60,22 +60,32 @@ async def running_relay(
 def commit(store: FakeOutboxStore, relay: OutboxRelay, *rows: OutgoingMessage) -> None:
     """What a unit of work does: its rows are in the outbox, then the relay is told their priorities."""
     store.add(*rows)
-    relay.wake({row.priority for row in rows})
+    relay.wake({(row.priority, row.type) for row in rows})
 
 
-async def test_a_commit_of_urgent_rows_wakes_the_urgent_round_and_the_lingering_round_only() -> None:
+async def test_a_commit_of_urgent_rows_wakes_the_urgent_round_only() -> None:
     async with running_relay() as (store, publisher, relay):
         commit(store, relay, a_row(URGENT, "alert-copy"))
         await until(lambda: len(publisher.published) == 1)
         await asyncio.sleep(0.01)
 
-        assert sorted(store.takes) == sorted([URGENT_PROMPT, LINGERING])
+        assert store.takes == [URGENT_PROMPT]
+
+
+async def test_a_commit_of_a_hop_alone_wakes_the_lingering_round_only() -> None:
+    """Most commits of a recipient hold only its delivered hop: a prompt round would find nothing to take."""
+    async with running_relay() as (store, publisher, relay):
+        commit(store, relay, a_hop(URGENT, "alert", "delivered"))
+        await until(lambda: len(publisher.published) == 1)
+        await asyncio.sleep(0.01)
+
+        assert store.takes == [LINGERING]
 
 
 async def test_a_commit_of_rows_of_both_bands_wakes_every_round_and_so_does_a_wake_naming_none() -> None:
     async with running_relay() as (store, publisher, relay):
-        commit(store, relay, a_row(URGENT, "alert-copy"), a_row(ROUTINE, "receipt"))
-        await until(lambda: len(publisher.published) == 2)
+        commit(store, relay, a_row(URGENT, "alert-copy"), a_row(ROUTINE, "receipt"), a_hop(URGENT, "alert", "routed"))
+        await until(lambda: len(publisher.published) == 3)
         await until(lambda: len(store.takes) == 3)
         relay.wake()
         await until(lambda: len(store.takes) == 6)
