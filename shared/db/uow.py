@@ -12,7 +12,7 @@ import orjson
 from shared.db.lanes import ConnectionPool, underlying
 from shared.messaging.errors import BatchContended
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
-from shared.messaging.relay import lingers
+from shared.messaging.relay import kinds_of, lingers
 
 StoreT = TypeVar("StoreT")
 
@@ -265,11 +265,6 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         if self.outbox.pending:
             assert self._connection is not None
             await insert_outbox_rows(self._connection, with_default_priority(self.outbox.pending, self._priority))
-
-
-def kinds_of(messages: list[OutgoingMessage]) -> set[tuple[int, str]]:
-    """The (priority, type) of outbox rows: what the relay needs to know to wake only the rounds that take them."""
-    return {(message.priority, message.type) for message in messages}
 
 
 async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:

@@ -32,6 +32,11 @@ def lingers(message_type: str) -> bool:
     return message_type in LINGERING_TYPES
 
 
+def kinds_of(messages: Iterable[OutgoingMessage]) -> set[tuple[int, str]]:
+    """The (priority, type) of outbox rows: what the relay needs to know to wake only the rounds that take them."""
+    return {(message.priority, message.type) for message in messages}
+
+
 class Rows(StrEnum):
     """Which unsent rows a round takes: those that go at once, those that may linger, or all of them."""
 
@@ -143,7 +148,7 @@ class OutboxRelay:
                     batch.follow_ups += self._after_sent(message)
         self._sent_since_reclaim += len(batch.sent)
         if batch.follow_ups:
-            self._wakeups[LINGERING].set()
+            self.wake(kinds_of(batch.follow_ups))
         return len(batch.rows)
 
     def _size_of(self, priorities: tuple[int, int], rows: Rows) -> int:
