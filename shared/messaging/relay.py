@@ -113,7 +113,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._batch_sizes = {URGENT_ONLY: batch_size, ALL_BUT_URGENT: lower_batch_size or batch_size}
         self._poll_seconds = poll_seconds
-        self._linger = {LINGERING: linger_seconds}
+        self._linger_seconds = linger_seconds
         self._wakeups = {band: asyncio.Event() for band in (URGENT_PROMPT, LOWER_PROMPT, LINGERING)}
         self.backlog = 0
         self._unsent: dict[int, int] = {}
@@ -192,7 +192,7 @@ class OutboxRelay:
 
     async def _relay_forever(self, band: Band) -> None:
         """Relays whenever this process commits outbox rows (wake), and polls for anything else."""
-        wakeup, linger = self._wakeups[band], self._linger.get(band, 0.0)
+        wakeup, linger = self._wakeups[band], self._linger_seconds if band == LINGERING else 0.0
         failures = 0
         while True:
             wakeup.clear()
