@@ -2,8 +2,8 @@
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from shared.settings import ServiceSettings
 
@@ -18,6 +18,15 @@ def run_service(service: str, settings_type: type[SettingsT], main: Callable[[Se
     overrides = {key: value for key, value in vars(args).items() if value is not None}
     settings = settings_type(**overrides)
     try:
-        asyncio.run(main(settings))
+        run_loop(main(settings), settings.event_loop)
     except KeyboardInterrupt:
         pass
+
+
+def run_loop(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    if event_loop == "uvloop":
+        import uvloop  # imported here: a process on Python's own loop never needs it installed
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
