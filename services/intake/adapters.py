@@ -81,18 +81,17 @@ class AsyncpgIntakeStore:
         )
         return bool(inserted)
 
-    async def sent_with_key(self, idempotency_key: str) -> Message | None:
-        payload = await self._connection.fetchval(
-            "SELECT payload FROM sent_messages WHERE idempotency_key = $1", idempotency_key
-        )
-        return MESSAGE_ADAPTER.validate_json(payload) if payload is not None else None
+    async def sent_with_keys(self, idempotency_keys: list[str]) -> dict[str, Message]:
+        rows = await self._connection.fetch(
+            "SELECT idempotency_key, payload FROM sent_messages WHERE idempotency_key = ANY($1::text[])", idempotency_keys)
+        return {row["idempotency_key"]: MESSAGE_ADAPTER.validate_json(row["payload"]) for row in rows}
 
     async def sent_ids_with_keys(self, idempotency_keys: list[str]) -> dict[str, UUID]:
         rows = await self._connection.fetch(
             "SELECT idempotency_key, message_id FROM sent_messages WHERE idempotency_key = ANY($1::text[])", idempotency_keys)
         return {row["idempotency_key"]: row["message_id"] for row in rows}
 
-    async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
+    async def record_sent_many(self, messages: list[tuple[Message, str | None]]) -> set[UUID]:
         if not messages:
             return set()
         rows = await self._connection.fetch(_RECORD_SENT_MANY, *columns(

@@ -15,6 +15,7 @@ from shared.messaging.ports import UnitOfWork
 from shared.security.http_auth import NOT_FOUND, REFUSALS, ApiAuth, Guard, Principal
 from shared.security.roles import Action
 from services.intake import handlers
+from services.intake.desk import SubmissionDesk
 from services.intake.ports import IntakeQueries, IntakeStore
 
 
@@ -48,6 +49,9 @@ def build_api(
 
     Every /v1 endpoint needs a token of this platform (`Authorization: Bearer`); see shared/security/roles.py."""
     guard = Guard(platform=platform, service="intake", auth=auth)
+    desk = SubmissionDesk(
+        lambda submissions: handlers.submit_together(submissions, uow=new_uow(), platform=platform, **message_deps),
+        lane_of=lambda submission: names.lane_of(submission.command.kind, submission.command.priority))
     app = create_app(f"PCMS intake — {platform}", max_body_bytes=max_body_bytes, guard=guard)
 
     def caller(action: Action) -> Any:
@@ -73,10 +77,7 @@ def build_api(
         if (reason := refusal(names.lane_of(command.kind, command.priority))) is not None:
             return service_unavailable(reason)
         try:
-            message = await handlers.submit_message(
-                command, uow=new_uow(), platform=platform, idempotency_key=idempotency_key, actor=principal.user,
-                **message_deps,
-            )
+            message = await desk.submit(handlers.Submission(command, idempotency_key, principal.user))
         except handlers.SubmissionInProgress as busy:
             raise HTTPException(409, detail=str(busy)) from None
         return Accepted(message_id=message.message_id, correlation_id=message.correlation_id)

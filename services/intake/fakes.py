@@ -31,14 +31,13 @@ class InMemoryIntakeStore:
             self.keys[idempotency_key] = message.message_id
         return True
 
-    async def sent_with_key(self, idempotency_key: str) -> Message | None:
-        message_id = self.keys.get(idempotency_key)
-        return self.sent[message_id] if message_id else None
+    async def sent_with_keys(self, idempotency_keys: list[str]) -> dict[str, Message]:
+        return {key: self.sent[self.keys[key]] for key in idempotency_keys if key in self.keys}
 
     async def sent_ids_with_keys(self, idempotency_keys: list[str]) -> dict[str, UUID]:
         return {key: self.keys[key] for key in idempotency_keys if key in self.keys}
 
-    async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
+    async def record_sent_many(self, messages: list[tuple[Message, str | None]]) -> set[UUID]:
         return {message.message_id for message, key in messages if await self.record_sent(message, idempotency_key=key)}
 
     async def record_routing_rules(self, rules: list[tuple[UUID, str]]) -> list[Message]:

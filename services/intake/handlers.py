@@ -1,6 +1,7 @@
 """What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from uuid import UUID, uuid5
@@ -46,6 +47,63 @@ class SubmissionInProgress(RuntimeError):
     """Another request with the same idempotency key is being accepted right now."""
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One officer's submission over the API, as it waits to be accepted with those that arrived with it."""
+
+    command: Header
+    idempotency_key: str | None = None
+    actor: str | None = None
+
+
+async def submit_together(
+    submissions: list[Submission],
+    *,
+    uow: UnitOfWork[IntakeStore],
+    platform: str,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+    rfi_rule: RfiRule = STANDARD_RFI_RULE,
+) -> list[Message | SubmissionInProgress]:
+    """Accepts submissions that arrived together in one transaction, each exactly as submit_message accepts it
+    alone: for each, in order, the message accepted (or accepted earlier under its idempotency key, also by an
+    earlier submission of this call), or SubmissionInProgress when another transaction is accepting its key."""
+    keys = list(dict.fromkeys(s.idempotency_key for s in submissions if s.idempotency_key is not None))
+    async with uow:
+        earlier = await uow.store.sent_with_keys(keys) if keys else {}
+        now = clock()
+        fresh: dict[str, Message] = {}
+        stamped: list[Message | None] = []
+        for submission in submissions:
+            key = submission.idempotency_key
+            if key is not None and (key in earlier or key in fresh):
+                stamped.append(None)
+                continue
+            command = submission.command
+            if isinstance(command, SubmitRfi):
+                command = with_deadline(command, created_at=now, rule=rfi_rule)
+            message = stamp(command, message_id=new_id(), origin=platform, created_at=now)
+            stamped.append(message)
+            if key is not None:
+                fresh[key] = message
+        recorded = await uow.store.record_sent_many(
+            [(message, submission.idempotency_key) for submission, message in zip(submissions, stamped) if message])
+        for submission, message in zip(submissions, stamped):
+            if message is None or message.message_id not in recorded:
+                continue
+            _publish_accepted(message, uow=uow, platform=platform, actor=submission.actor, lane=None)
+            if message.kind == "rfi_response" and message.in_reply_to is not None:
+                await uow.store.close_rfi(message.in_reply_to, "received", None, RfiStatus.ANSWERED, message.message_id)
+    outcomes: list[Message | SubmissionInProgress] = []
+    for submission, message in zip(submissions, stamped):
+        key = submission.idempotency_key
+        if message is None:
+            message = earlier.get(key) or fresh[key]  # type: ignore[index]
+        outcomes.append(message if message.message_id in recorded or key in earlier else
+                        SubmissionInProgress(f"idempotency key {key!r} is being used by another submission"))
+    return outcomes
+
+
 async def submit_message(
     command: Header,
     *,
@@ -55,22 +113,15 @@ async def submit_message(
     new_id: Callable[[], UUID],
     actor: str | None = None,
     idempotency_key: str | None = None,
-    lane: str | None = None,
     rfi_rule: RfiRule = STANDARD_RFI_RULE,
 ) -> Message:
     """Accepts a submission once: a repeat with the same idempotency key returns the message first accepted. The
     look-up and the acceptance share one transaction (an officer waits for it)."""
-    async with uow:
-        if idempotency_key is not None and (earlier := await uow.store.sent_with_key(idempotency_key)) is not None:
-            return earlier
-        now = clock()
-        if isinstance(command, SubmitRfi):
-            command = with_deadline(command, created_at=now, rule=rfi_rule)
-        message = stamp(command, message_id=new_id(), origin=platform, created_at=now)
-        await _accept(message, uow=uow, platform=platform, actor=actor, idempotency_key=idempotency_key, lane=lane)
-        if message.kind == "rfi_response" and message.in_reply_to is not None:
-            await uow.store.close_rfi(message.in_reply_to, "received", None, RfiStatus.ANSWERED, message.message_id)
-    return message
+    [outcome] = await submit_together([Submission(command, idempotency_key, actor)], uow=uow, platform=platform,
+                                      clock=clock, new_id=new_id, rfi_rule=rfi_rule)
+    if isinstance(outcome, SubmissionInProgress):
+        raise outcome
+    return outcome
 
 
 async def submit_many(

@@ -14,13 +14,15 @@ class IntakeStore(Protocol):
         """False when the message id or the idempotency key is already taken."""
         ...
 
-    async def sent_with_key(self, idempotency_key: str) -> Message | None: ...
+    async def sent_with_keys(self, idempotency_keys: list[str]) -> dict[str, Message]:
+        """The messages already accepted under any of these keys, by key."""
+        ...
 
     async def sent_ids_with_keys(self, idempotency_keys: list[str]) -> dict[str, UUID]:
         """The ids of the messages already accepted under any of these keys."""
         ...
 
-    async def record_sent_many(self, messages: list[tuple[Message, str]]) -> set[UUID]:
+    async def record_sent_many(self, messages: list[tuple[Message, str | None]]) -> set[UUID]:
         """Records each (message, idempotency key) whose id and key are free, in one statement; returns their ids."""
         ...
 
