@@ -216,10 +216,11 @@ async def when_message_dispatched_take_it_in(
             return DUPLICATE
         now = clock()
         if message.kind == "acknowledgement" and message.in_reply_to is not None:
-            for acknowledged in acknowledged_ids(message):
-                await uow.store.advance_delivery(
-                    acknowledged, message.origin, DeliveryState(message.body.state.value), message.body.reason
-                )
+            state = DeliveryState(message.body.state.value)
+            changes = [(acknowledged, message.origin, state, message.body.reason)
+                       for acknowledged in acknowledged_ids(message)]
+            if not defer_to_batch_end("deliveries", changes, partial(_advance_at_batch_end, uow=uow)):
+                await uow.store.advance_deliveries(changes)
             if message.body.state is AcknowledgementState.REFUSED:
                 await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.REFUSED,
                                           message.message_id)
@@ -236,6 +237,14 @@ async def when_message_dispatched_take_it_in(
                     _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
                 await _accept_receipts([acknowledgement_of(message, AcknowledgementState.RECEIVED)], uow=uow,
                                        platform=platform, now=now, new_id=new_id, lane=names.receipt_lane(lane))
+
+
+async def _advance_at_batch_end(acknowledgements: list[list[tuple[UUID, str, DeliveryState, str | None]]], *,
+                                uow: UnitOfWork[IntakeStore]) -> None:
+    """What the acknowledgements of one delivery batch confirm (a receipt may confirm a hundred messages), with one
+    statement at the batch's end: a statement each cost the origin three a message."""
+    async with uow:
+        await uow.store.advance_deliveries([change for changes in acknowledgements for change in changes])
 
 
 async def _take_in(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeStore], rfi_rule: RfiRule) -> None:

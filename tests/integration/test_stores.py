@@ -140,6 +140,17 @@ async def test_intake_store_records_many_at_once_skipping_taken_keys_and_ids(sto
     assert await store.record_sent_many([]) == set()
 
 
+async def test_intake_store_records_many_submissions_without_a_key_each_once(store_for):
+    store = store_for("intake")
+    first, second, keyed = an_alert(), an_alert(), an_alert()
+    key = f"api-{uuid4()}"
+
+    recorded = await store.record_sent_many([(first, None), (second, None), (keyed, key), (first, None)])
+
+    assert recorded == {first.message_id, second.message_id, keyed.message_id}
+    assert await store.sent_with_keys([key]) == {key: keyed}
+
+
 async def test_intake_store_ignores_acknowledgements_of_messages_it_never_sent(store_for):
     store = store_for("intake")
     unknown = uuid4()

@@ -447,6 +447,47 @@ class CountingStore(InMemoryIntakeStore):
         self.writes.append((f"receipts {lane}", len(received)))
         await super().queue_receipts(received, lane=lane)
 
+    async def advance_deliveries(self, changes: list[tuple[UUID, str, DeliveryState, str | None]]) -> None:
+        self.writes.append(("deliveries", len(changes)))
+        await super().advance_deliveries(changes)
+
+
+async def test_the_receipts_of_one_delivery_batch_advance_what_they_confirm_with_one_write_at_its_end() -> None:
+    store = CountingStore()
+    sent = await submit(new_uow(store), submission("alert"), platform="NE")
+    others = [alert_numbered(0x31, "NE"), alert_numbered(0x32, "NE")]
+    for other in others:
+        await store.record_sent(other)
+    receipts = [
+        acknowledgement_from("ML", "received", message_id=UUID(int=0x41), also_received=[str(o.message_id) for o in others]),
+        acknowledgement_from("MR", "received", message_id=UUID(int=0x42)),
+        acknowledgement_from("HUB", "read", message_id=UUID(int=0x43)),
+    ]
+    with batch_end() as end:
+        for receipt in receipts:
+            await when_message_dispatched_take_it_in(dispatched(receipt, "NE"), uow=new_uow(store), platform="NE",
+                                                     clock=clock, new_id=id_factory(), lane="routine")
+        assert store.writes == []
+        await end.run()
+
+    assert store.writes == [("deliveries", 5)]
+    assert {recipient: state for (message_id, recipient), (state, _) in store.deliveries.items()
+            if message_id == sent.message_id} == {
+        "ML": DeliveryState.RECEIVED, "MR": DeliveryState.RECEIVED, "HUB": DeliveryState.READ}
+    assert {store.deliveries[(o.message_id, "ML")][0] for o in others} == {DeliveryState.RECEIVED}
+
+
+async def test_a_receipt_that_came_alone_advances_what_it_confirms_at_once_with_one_write() -> None:
+    store = CountingStore()
+    sent = await submit(new_uow(store), submission("alert"), platform="NE")
+    other = alert_numbered(0x33, "NE")
+    await store.record_sent(other)
+    receipt = acknowledgement_from("ML", "received", message_id=UUID(int=0x44), also_received=[str(other.message_id)])
+    await when_message_dispatched_take_it_in(dispatched(receipt, "NE"), uow=new_uow(store), platform="NE",
+                                             clock=clock, new_id=id_factory(), lane="routine")
+    assert store.writes == [("deliveries", 2)]
+    assert store.deliveries[(sent.message_id, "ML")][0] is DeliveryState.RECEIVED
+
 
 async def test_the_messages_of_one_delivery_batch_go_into_the_inbox_and_the_receipt_queue_together_at_its_end() -> None:
     store = CountingStore()
