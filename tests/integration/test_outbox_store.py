@@ -113,3 +113,25 @@ async def test_rows_sent_longer_ago_than_asked_are_forgotten_and_unsent_rows_nev
     assert await outbox.store.forget_sent(0.01) == 1
     assert await outbox.store.unsent_by_priority() == {1: 1}
     assert await taken(outbox.store) == [unsent.message_id]
+
+
+async def test_reclaiming_sent_rows_analyses_only_the_columns_a_take_is_planned_on(pool):
+    store = AsyncpgOutboxStore(pool)
+    async with pool.acquire() as connection:
+        await insert_outbox_rows(connection, [a_row(5)])
+    async with store.take(10) as batch:
+        batch.sent.extend(row_id for row_id, _ in batch.rows)
+
+    async def analysed() -> set[str]:
+        return {row["attname"] for row in await pool.fetch(
+            "SELECT attname FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'outbox'")}
+
+    before = await analysed()  # a server's autovacuum may have analysed the whole table already
+    await store.reclaim_sent()
+    after = await analysed()
+
+    assert {"sent_at", "priority", "lingers"} <= after
+    assert not (after - before) & {"body", "headers", "exchange", "routing_key"}
+    targets = dict(await pool.fetch(
+        "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = 'outbox'::regclass AND attnum > 0"))
+    assert {targets[c] for c in ("sent_at", "next_attempt_at", "priority", "lingers")} == {10}
