@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from shared.db.columns import columns
 from shared.db.lanes import ConnectionPool, underlying
 from shared.messaging.errors import BatchContended
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
@@ -19,7 +20,11 @@ StoreT = TypeVar("StoreT")
 
 _INSERT_OUTBOX = """
 INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+SELECT message_id, exchange, routing_key, type, correlation_id, priority, headers::jsonb, body, lingers
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::bytea[],
+            $9::boolean[]) WITH ORDINALITY
+     AS row(message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers, position)
+ORDER BY position
 """
 _INSERT_CLAIM = (
     "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
@@ -268,11 +273,10 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
 
 
 async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:
-    await connection.executemany(
-        _INSERT_OUTBOX,
-        [
-            (m.message_id, m.exchange, m.routing_key, m.type, m.correlation_id, m.priority,
-             orjson.dumps(m.headers).decode(), m.body, lingers(m.type))
-            for m in messages
-        ],
-    )
+    """One statement for all the rows, ids in their order (the relay keeps it): executed once a row, the hub's
+    inserts were its most frequent statement, 40,000 in a 20-second run at the maximum load."""
+    if not messages:
+        return
+    await connection.execute(_INSERT_OUTBOX, *columns(
+        (m.message_id, m.exchange, m.routing_key, m.type, m.correlation_id, m.priority,
+         orjson.dumps(m.headers).decode(), m.body, lingers(m.type)) for m in messages))
