@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import random
+import ssl
 import sys
 import time
 import uuid
@@ -69,19 +70,25 @@ async def submit(clients: Clients, body: dict[str, Any], into: Submissions) -> N
 
 
 class Clients:
-    """HTTP clients of one connection each, as many as submissions in flight: a submission takes a free one.
+    """Up to `most` HTTP clients of one connection each: a submission takes a free one, a new one while fewer than
+    `most` exist, or waits for one to be returned (as one client's pool of `most` connections would queue it).
 
     One httpx client with many connections walks all of them (has_expired, getpeername) for every request, and
     looks its async library up afresh: at the maximum load, 48 connections cost the load generator 4-5 ms of CPU per
-    alert, on the two cores the exchange is measured on. A client of its own per submitter costs a fraction."""
+    alert, on the two cores the exchange is measured on. A client of its own per submitter costs a fraction. The
+    clients share one TLS context: httpx builds one per client otherwise, milliseconds of CPU each, and an open
+    loop falling behind made hundreds of them (11 s of the load generator's CPU in a 5-s phase)."""
 
-    def __init__(self, fed: RunningFederation) -> None:
+    def __init__(self, fed: RunningFederation, *, most: int) -> None:
         self._fed = fed
+        self._most = most
         self._free: list[httpx.AsyncClient] = []
         self._all: list[httpx.AsyncClient] = []
+        self._returned = asyncio.Condition()
+        self._tls = ssl.create_default_context()
 
     def _new(self) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=self._fed.url(self._fed.origin), timeout=30,
+        client = httpx.AsyncClient(base_url=self._fed.url(self._fed.origin), timeout=30, verify=self._tls,
                                    headers=self._fed.officer_headers(),
                                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
         self._all.append(client)
@@ -89,11 +96,20 @@ class Clients:
 
     @asynccontextmanager
     async def one(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = self._free.pop() if self._free else self._new()
+        async with self._returned:
+            if not self._free and len(self._all) >= self._most:
+                await self._returned.wait_for(lambda: bool(self._free))
+            client = self._free.pop() if self._free else self._new()
         try:
             yield client
         finally:
-            self._free.append(client)
+            async with self._returned:
+                self._free.append(client)
+                self._returned.notify()
+
+    @property
+    def made(self) -> int:
+        return len(self._all)
 
     async def __aenter__(self) -> "Clients":
         return self
@@ -109,7 +125,7 @@ async def offered_load(fed: RunningFederation, rate: float, *, duration: float |
     rng = random.Random(seed)
     into = Submissions(started=time.time())
     tasks = []
-    async with Clients(fed) as clients:
+    async with Clients(fed, most=200) as clients:
         start = time.perf_counter()
         i = 0
         while (duration is None or i < rate * duration) and not (until is not None and until.is_set()):
@@ -127,7 +143,7 @@ async def closed_load(fed: RunningFederation, concurrency: int, duration: float,
     rng = random.Random(seed)
     into = Submissions(started=time.time())
     deadline = time.perf_counter() + duration
-    async with Clients(fed) as clients:
+    async with Clients(fed, most=concurrency) as clients:
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 await submit(clients, wanted_person_alert(rng), into)
