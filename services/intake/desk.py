@@ -12,6 +12,7 @@ Lanes have desks of their own: an alert never waits behind a group of routine me
 """
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -39,7 +40,8 @@ class SubmissionDesk:
         answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(lane, []).append((submission, answer))
         if lane not in self._clerks:
-            self._clerks[lane] = asyncio.create_task(self._accept_waiting(lane))
+            # a context of its own: the clerk accepts for many requests, so it carries none's log context
+            self._clerks[lane] = asyncio.create_task(self._accept_waiting(lane), context=contextvars.Context())
         return await answer  # cancelled with its request (the client gone), the submission is still accepted
 
     async def _accept_waiting(self, lane: str) -> None:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+import structlog
 
 from shared.contracts.messages import Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE
@@ -121,6 +122,18 @@ async def test_a_submission_whose_request_is_cancelled_is_still_accepted_with_it
     hold.set()
     assert (await stays).origin == "NE"
     assert accept.groups == [["gone", "stays"]]
+
+
+async def test_the_group_is_accepted_outside_any_one_requests_log_context() -> None:
+    seen: list[dict] = []
+
+    async def accept(submissions: list[Submission]) -> list[Message | Exception]:
+        seen.append(structlog.contextvars.get_contextvars())
+        return [stamp(s.command, message_id=uuid4(), origin="NE", created_at=NOW) for s in submissions]
+
+    with structlog.contextvars.bound_contextvars(request_id="first-request"):
+        await SubmissionDesk(accept, lane_of=lambda s: "urgent").submit(alert("a"))
+    assert seen == [{}]
 
 
 # --- submit_together ----------------------------------------------------------------------------------------------
