@@ -86,13 +86,12 @@ async def submit_together(
             stamped.append(message)
             if key is not None:
                 fresh[key] = message
-        recorded = await uow.store.record_sent_many(
-            [(message, submission.idempotency_key) for submission, message in zip(submissions, stamped) if message])
-        for submission, message in zip(submissions, stamped):
-            if message is None or message.message_id not in recorded:
-                continue
-            _publish_accepted(message, uow=uow, platform=platform, actor=submission.actor, lane=None)
-            if message.kind == "rfi_response" and message.in_reply_to is not None:
+        recorded = await _record_and_publish(
+            [(message, submission.idempotency_key, submission.actor)
+             for submission, message in zip(submissions, stamped) if message], uow=uow, platform=platform)
+        for message in stamped:
+            if (message and message.message_id in recorded and message.kind == "rfi_response"
+                    and message.in_reply_to is not None):
                 await uow.store.close_rfi(message.in_reply_to, "received", None, RfiStatus.ANSWERED, message.message_id)
     outcomes: list[Message | SubmissionInProgress] = []
     for submission, message in zip(submissions, stamped):
@@ -147,10 +146,8 @@ async def submit_many(
         for command, key in commands:
             if key not in earlier and key not in fresh:
                 fresh[key] = stamp(command, message_id=new_id(), origin=platform, created_at=now)
-        recorded = await uow.store.record_sent_many(list((message, key) for key, message in fresh.items()))
-        for message in fresh.values():
-            if message.message_id in recorded:
-                _publish_accepted(message, uow=uow, platform=platform, actor=actor, lane=lane)
+        recorded = await _record_and_publish([(message, key, actor) for key, message in fresh.items()], uow=uow,
+                                             platform=platform, lane=lane)
     outcomes: list[tuple[str, UUID | None]] = []
     seen: set[str] = set()
     for key in keys:
@@ -402,6 +399,19 @@ async def _accept(
     if not await uow.store.record_sent(message, idempotency_key=idempotency_key):
         raise SubmissionInProgress(f"idempotency key {idempotency_key!r} is being used by another submission")
     _publish_accepted(message, uow=uow, platform=platform, actor=actor, lane=lane)
+
+
+async def _record_and_publish(
+    accepted: list[tuple[Message, str | None, str | None]], *, uow: UnitOfWork[IntakeStore], platform: str,
+    lane: str | None = None,
+) -> set[UUID]:
+    """Records each (message, idempotency key, actor) whose id and key are free, with one statement, and puts the
+    message and its accepted hop in the outbox, for the submissions of the API and of imports. The ids recorded."""
+    recorded = await uow.store.record_sent_many([(message, key) for message, key, _ in accepted])
+    for message, _, actor in accepted:
+        if message.message_id in recorded:
+            _publish_accepted(message, uow=uow, platform=platform, actor=actor, lane=lane)
+    return recorded
 
 
 def _publish_accepted(message: Message, *, uow: UnitOfWork[IntakeStore], platform: str, actor: str | None,
