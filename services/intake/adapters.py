@@ -26,6 +26,17 @@ WHERE deliveries.state_rank < EXCLUDED.state_rank
 """
 
 
+_SAVE_MATCHES = """
+INSERT INTO match_notifications (notification_id, message_id, origin, kind, handling_code, references_only, hits,
+                                 notified_at, received_at)
+SELECT id, message_id, origin, kind, handling_code, references_only, hits::jsonb, notified_at, received_at
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::timestamptz[],
+            $9::timestamptz[]) AS given(id, message_id, origin, kind, handling_code, references_only, hits, notified_at,
+                                        received_at)
+ON CONFLICT (notification_id) DO NOTHING
+"""
+
+
 _RECORD_ROUTING_RULES = """
 UPDATE sent_messages SET routing_rule = rule.rule
 FROM unnest($1::uuid[], $2::text[]) AS rule(message_id, rule)
@@ -104,16 +115,14 @@ class AsyncpgIntakeStore:
         rows = await self._connection.fetch(_RECORD_ROUTING_RULES, *columns(latest.items(), 2))
         return [MESSAGE_ADAPTER.validate_json(row[0]) for row in rows if row[0] is not None]
 
-    async def save_match(self, notification: MatchFound) -> None:
-        await self._connection.execute(
-            "INSERT INTO match_notifications (notification_id, message_id, origin, kind, handling_code, "
-            "references_only, hits, notified_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) "
-            "ON CONFLICT (notification_id) DO NOTHING",
-            notification.notification_id, notification.message_id, notification.origin, notification.kind,
-            notification.handling_code, notification.references_only,
-            orjson.dumps([hit.model_dump(mode="json") for hit in notification.hits]).decode(),
-            notification.notified_at, datetime.now(UTC),
-        )
+    async def save_matches(self, notifications: list[MatchFound]) -> None:
+        if not notifications:
+            return
+        received_at = datetime.now(UTC)
+        await self._connection.execute(_SAVE_MATCHES, *columns(
+            (n.notification_id, n.message_id, n.origin, n.kind, n.handling_code, n.references_only,
+             orjson.dumps([hit.model_dump(mode="json") for hit in n.hits]).decode(), n.notified_at, received_at)
+            for n in notifications))
 
     async def advance_delivery(
         self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None

@@ -49,8 +49,9 @@ class InMemoryIntakeStore:
                     requests[message_id] = self.sent[message_id]
         return list(requests.values())
 
-    async def save_match(self, notification: MatchFound) -> None:
-        self.matches.setdefault(notification.notification_id, notification)
+    async def save_matches(self, notifications: list[MatchFound]) -> None:
+        for notification in notifications:
+            self.matches.setdefault(notification.notification_id, notification)
 
     async def advance_delivery(self, message_id: UUID, recipient: str, state: DeliveryState, reason: str | None = None) -> None:
         if message_id not in self.sent:

@@ -326,11 +326,18 @@ async def _record_decisions_at_batch_end(notices: list[RoutingDecided], *, uow: 
 
 
 async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
+    """The notifications of one delivery batch are kept with one insert at its end."""
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notification)):
             return DUPLICATE
-        await uow.store.save_match(notification)
+        if not defer_to_batch_end("matches", notification, partial(_save_matches_at_batch_end, uow=uow)):
+            await uow.store.save_matches([notification])
     return None
+
+
+async def _save_matches_at_batch_end(notifications: list[MatchFound], *, uow: UnitOfWork[IntakeStore]) -> None:
+    async with uow:
+        await uow.store.save_matches(notifications)
 
 
 async def record_reads(

@@ -17,7 +17,7 @@ from services.intake.fakes import InMemoryIntakeStore
 from services.routing.adapters import AsyncpgRoutingStore
 from services.routing.domain.decisions import Original, RoutingDecision
 from services.routing.fakes import InMemoryRoutingStore
-from shared.contracts.events import EntityType, HopRecorded, MessageDispatched, NormalisedEntity
+from shared.contracts.events import EntityType, HopRecorded, MatchFound, MessageDispatched, NormalisedEntity
 from shared.contracts.messages import SUBMIT_ADAPTER, stamp
 from shared.db.uow import AsyncpgUnitOfWork
 from shared.messaging.fakes import FakeUnitOfWork
@@ -172,6 +172,24 @@ async def test_intake_store_keeps_inbox_items_once_and_returns_them(store_for):
     assert await store.inbox_message(uuid4()) is None
 
 
+def a_match_found(notification_id, message_id, hits=1):
+    hit = {"entity_type": "person", "position": 0, "key": "name:moussa ag ahmed", "matched_message_id": str(uuid4()),
+           "matched_platform": "ML", "score": 0.97, "outcome": "hit"}
+    return MatchFound(notification_id=notification_id, message_id=message_id, origin="NE", kind="alert",
+                      handling_code="H0", recipient="ML", hits=[hit] * hits, references_only=False,
+                      notified_at=NOW)
+
+
+async def test_intake_store_keeps_each_match_notification_once_whatever_the_number_of_calls(store_for):
+    store = store_for("intake")
+    message_id = uuid4()
+    first, second = a_match_found(uuid4(), message_id), a_match_found(uuid4(), message_id, hits=2)
+    await store.save_matches([])
+    await store.save_matches([first])
+    await store.save_matches([first, second, a_match_found(second.notification_id, message_id, hits=3)])
+    assert await _matches(store, message_id) == {first.notification_id: 1, second.notification_id: 2}
+
+
 async def test_intake_store_queues_a_receipt_once_and_a_take_removes_the_longest_queued_of_its_lane(store_for):
     store = store_for("intake")
     first, bulk, second = (Received.of(an_alert(origin)) for origin in ("MR", "NE", "TD"))
@@ -254,6 +272,15 @@ async def _deliveries(store, message_id):
         "SELECT recipient, state, reason FROM deliveries WHERE message_id = $1", message_id
     )
     return {row["recipient"]: (row["state"], row["reason"]) for row in rows}
+
+
+async def _matches(store, message_id):
+    if isinstance(store, InMemoryIntakeStore):
+        return {n.notification_id: len(n.hits) for n in store.matches.values() if n.message_id == message_id}
+    rows = await store._connection.fetch(
+        "SELECT notification_id, jsonb_array_length(hits) AS hits FROM match_notifications WHERE message_id = $1",
+        message_id)
+    return {row["notification_id"]: row["hits"] for row in rows}
 
 
 async def _routing_rules(store, message_ids):

@@ -9,7 +9,7 @@ import pytest
 
 from shared.contracts.bodies import AcknowledgementState
 from shared.contracts.common import NationalService
-from shared.contracts.events import HopRecorded, MessageDispatched, RefusedRecipient, RoutingDecided
+from shared.contracts.events import HopRecorded, MatchFound, MessageDispatched, RefusedRecipient, RoutingDecided
 from shared.contracts.identity import derived_id, hop_event_id
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE, parse
@@ -28,6 +28,7 @@ from services.intake.handlers import (
     send_queued_receipts,
     submit_many,
     submit_message,
+    when_match_found_record_it,
     when_message_dispatched_take_it_in,
     when_routing_decided_record_it,
 )
@@ -450,6 +451,37 @@ class CountingStore(InMemoryIntakeStore):
     async def advance_deliveries(self, changes: list[tuple[UUID, str, DeliveryState, str | None]]) -> None:
         self.writes.append(("deliveries", len(changes)))
         await super().advance_deliveries(changes)
+
+    async def save_matches(self, notifications: list[MatchFound]) -> None:
+        self.writes.append(("matches", len(notifications)))
+        await super().save_matches(notifications)
+
+
+def match_found(number: int) -> MatchFound:
+    hit = {"entity_type": "person", "position": 0, "key": "name:moussa ag ahmed", "matched_message_id": str(ALERT_ID),
+           "matched_platform": "ML", "score": 0.97, "outcome": "hit"}
+    return MatchFound(notification_id=UUID(int=number), message_id=UUID(int=number + 1), origin="MR", kind="alert",
+                      handling_code="H0", recipient="NE", hits=[hit], references_only=False, notified_at=NOW)
+
+
+async def test_the_match_notifications_of_one_delivery_batch_are_kept_with_one_write_at_its_end() -> None:
+    store = CountingStore()
+    notifications, uow = [match_found(0x50), match_found(0x60), match_found(0x50)], new_uow(store)
+    with batch_end() as end:
+        outcomes = [await when_match_found_record_it(n, uow=uow) for n in notifications]
+        assert store.writes == []
+        await end.run()
+
+    assert outcomes == [None, None, "duplicate"]
+    assert store.writes == [("matches", 2)]
+    assert set(store.matches) == {UUID(int=0x50), UUID(int=0x60)}
+
+
+async def test_a_match_notification_that_came_alone_is_kept_at_once() -> None:
+    store = CountingStore()
+    assert await when_match_found_record_it(match_found(0x70), uow=new_uow(store)) is None
+    assert store.writes == [("matches", 1)]
+    assert set(store.matches) == {UUID(int=0x70)}
 
 
 async def test_the_receipts_of_one_delivery_batch_advance_what_they_confirm_with_one_write_at_its_end() -> None:
