@@ -230,14 +230,14 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._connection is not None
-        added = kinds_of(with_default_priority(self.outbox.pending, self._priority))
+        pending = with_default_priority(self.outbox.pending, self._priority)
         if self._shared is not None:
-            self._leave_shared(exc_type is None)
+            self._leave_shared(exc_type is None, pending)
             return
         assert self._transaction is not None
         try:
             if exc_type is None:
-                await self._flush_outbox()
+                await insert_outbox_rows(self._connection, pending)
                 await self._transaction.commit()
             else:
                 await self._transaction.rollback()
@@ -246,17 +246,17 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._connection = None
             self._transaction = None
             self.outbox = BufferedOutbox()
-        if exc_type is None and added:
-            self._after_commit(added)
+        if exc_type is None and pending:
+            self._after_commit(kinds_of(pending))
 
-    def _leave_shared(self, succeeded: bool) -> None:
+    def _leave_shared(self, succeeded: bool, pending: list[OutgoingMessage]) -> None:
         """The shared transaction commits (or not) for everyone; this unit of work only hands its rows over."""
         shared, self._shared = self._shared, None
         assert shared is not None
         if not succeeded:
             shared.abandon()
-        elif self.outbox.pending:
-            shared.add_outbox_rows(with_default_priority(self.outbox.pending, self._priority), self._after_commit)
+        elif pending:
+            shared.add_outbox_rows(pending, self._after_commit)
         self._connection = None
         self.outbox = BufferedOutbox()
 
@@ -265,11 +265,6 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         if self._shared is not None:
             return await self._shared.claim(consumer, message_id)
         return bool(await self._connection.fetchval(_INSERT_CLAIM, consumer, message_id))
-
-    async def _flush_outbox(self) -> None:
-        if self.outbox.pending:
-            assert self._connection is not None
-            await insert_outbox_rows(self._connection, with_default_priority(self.outbox.pending, self._priority))
 
 
 async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:
