@@ -1,33 +1,22 @@
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 
 from shared.contracts.events import Enrichment, Hit, Hop, HopRecorded, MatchOutcome, MessageEnriched, NormalisedEntity
 from shared.contracts.identity import hop_event_id
 from shared.contracts.messages import Message
 from shared.federation import Federation
 from shared.messaging import names
-from shared.messaging.batch_end import defer_to_batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.enrichment.domain.matching import Candidate
 from services.enrichment.domain.normalise import is_identifier_key, normalise_entities
-from services.enrichment.ports import IndexedKey, Matcher, MessageToIndex, RegionalIndex
+from services.enrichment.ports import IndexedKey, Matcher, RegionalIndex
 
 CONSUMER = "enrichment"
 HITS_PER_ENTITY = 5
 MAX_HITS = 50
 _TEXT = 200
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A message claimed and normalised, waiting for the regional index."""
-
-    message: Message
-    entities: list[NormalisedEntity]
 
 
 async def when_message_published_enrich_it(
@@ -44,10 +33,8 @@ async def when_message_published_enrich_it(
 ) -> Outcome | None:
     """Normalise, match (exact identifiers, then scored candidates), index, publish enriched + hop.
 
-    Alone, a message is fed to the in-memory matcher once its transaction has committed. The messages of one
-    delivery batch are indexed with one statement at the batch's end (shared/messaging/batch_end.py), each fed to
-    the matcher as soon as it is matched, so the next one is matched against it, as against a message indexed
-    before it; a batch rolled back leaves them fed, and the matcher takes a message only once."""
+    The in-memory matcher is fed only after the transaction has committed, and only once per message.
+    """
     if message.origin != ingress_platform:
         raise MessageRejected(
             f"origin {message.origin} arrived on the exchange of {ingress_platform}: a platform publishes only its own"
@@ -55,44 +42,18 @@ async def when_message_published_enrich_it(
     entities_in = getattr(message.body, "entities", None)
     reporting_country = federation.get(message.origin).country if federation.knows(message.origin) else None
     entities = normalise_entities(entities_in, reporting_country=reporting_country) if entities_in else []
-    enrich = partial(_enrich, uow=uow, matcher=matcher, federation=federation, clock=clock, lane=lane,
-                     hits_per_entity=hits_per_entity, max_hits=max_hits)
     async with uow:
         if not await uow.claim(CONSUMER, message.message_id):
             return DUPLICATE
-        claimed = Claimed(message, entities)
-        if defer_to_batch_end(("enrichment", lane), claimed, partial(_enrich_at_batch_end, uow=uow, enrich=enrich)):
-            return None
-        await enrich([claimed], feed=False)
-    _feed(matcher, claimed)
-    return None
-
-
-async def _enrich_at_batch_end(batch: list[Claimed], *, uow: UnitOfWork[RegionalIndex],
-                               enrich: Callable[..., Awaitable[None]]) -> None:
-    async with uow:
-        await enrich(batch, feed=True)
-
-
-async def _enrich(
-    batch: list[Claimed], *, uow: UnitOfWork[RegionalIndex], matcher: Matcher, federation: Federation,
-    clock: Callable[[], datetime], lane: str, hits_per_entity: int, max_hits: int, feed: bool,
-) -> None:
-    """In the open unit of work: indexes the messages with one statement, then matches and publishes each in turn;
-    `feed`: each is fed to the matcher once matched."""
-    found = await uow.store.index_many([
-        MessageToIndex(c.message.message_id, c.message.origin, c.message.handling_code, c.entities,
-                       matching=sorted({key for e in c.entities for key in e.keys if is_identifier_key(key)}))
-        for c in batch])
-    for claimed, matches in zip(batch, found, strict=True):
-        message, entities = claimed.message, claimed.entities
+        keys = sorted({key for entity in entities for key in entity.keys if is_identifier_key(key)})
+        matches = await uow.store.index(
+            entities, platform=message.origin, message_id=message.message_id, handling_code=message.handling_code,
+            matching=keys) if entities else []
         candidates = candidates_of(entities, matcher, excluding=str(message.message_id), limit=hits_per_entity)
         hits = merged_hits(identifier_hits(entities, matches), candidate_hits(candidates), limit=max_hits)
         now = clock()
-        enriched = MessageEnriched(message=message, enrichment=Enrichment(entities=entities, hits=hits),
-                                   enriched_at=now)
-        uow.outbox.add(outgoing(enriched, exchange=names.HUB_ENRICHED,
-                                routing_key=names.enriched_key(lane, message.kind)))
+        enriched = MessageEnriched(message=message, enrichment=Enrichment(entities=entities, hits=hits), enriched_at=now)
+        uow.outbox.add(outgoing(enriched, exchange=names.HUB_ENRICHED, routing_key=names.enriched_key(lane, message.kind)))
         hop = HopRecorded(
             event_id=hop_event_id(message.message_id, Hop.ENRICHED, federation.hub.code),
             message_id=message.message_id, correlation_id=message.correlation_id, kind=message.kind,
@@ -100,14 +61,11 @@ async def _enrich(
             detail={"origin": message.origin, "entities": len(entities), "hits": len(hits)},
         )
         uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key=names.audit_key(Hop.ENRICHED)))
-        if feed:
-            _feed(matcher, claimed)
-
-
-def _feed(matcher: Matcher, claimed: Claimed) -> None:
-    if claimed.entities:
-        matcher.add_message(claimed.message.message_id, claimed.message.origin,
-                            [(str(e.entity_type), e.position, e.canonical) for e in claimed.entities])
+    # Reached only when the unit of work has committed.
+    if entities:
+        matcher.add_message(message.message_id, message.origin,
+                            [(str(e.entity_type), e.position, e.canonical) for e in entities])
+    return None
 
 
 # ---- exact identifiers (the store of record) -------------------------------------------------------

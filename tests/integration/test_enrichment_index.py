@@ -11,14 +11,12 @@ from services.enrichment.bootstrap import rebuild
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
-from services.enrichment.ports import MessageToIndex
 from services.enrichment.handlers import when_message_published_enrich_it
 from shared.contracts.entities import Entities
 from shared.contracts.events import MessageEnriched
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import MESSAGE_ENRICHED, parse
-from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
-from shared.messaging.batch_end import batch_end
+from shared.db.uow import AsyncpgUnitOfWork
 from tests.federations import federation_with
 
 pytestmark = pytest.mark.integration
@@ -42,12 +40,10 @@ async def streamed(index, **options) -> list[list]:
 
 async def test_stream_returns_every_stored_entity_in_insertion_order_a_batch_at_a_time(index) -> None:
     first, second = uuid4(), uuid4()
-    await index.index_many([
-        MessageToIndex(first, "NE", "H1", entities_of({"persons": [{"names": ["Mohamed Ould Ahmed"], "birth_date": "1985"}],
-                                                       "places": [{"name": "Gao"}]})),
-        MessageToIndex(second, "ML", "H0", entities_of({"phones": [{"number": "90 12 34 56"}],
-                                                        "firearms": [{"serial": "AK-123456"}]}, "ML")),
-    ])
+    await index.index(entities_of({"persons": [{"names": ["Mohamed Ould Ahmed"], "birth_date": "1985"}],
+                                 "places": [{"name": "Gao"}]}), platform="NE", message_id=first, handling_code="H1")
+    await index.index(entities_of({"phones": [{"number": "90 12 34 56"}], "firearms": [{"serial": "AK-123456"}]}, "ML"),
+                    platform="ML", message_id=second, handling_code="H0")
 
     batches = await streamed(index, batch_size=3)
     assert [len(b) for b in batches] == [3, 1]
@@ -63,11 +59,12 @@ async def test_stream_returns_every_stored_entity_in_insertion_order_a_batch_at_
 async def test_adding_the_same_message_twice_stores_it_once(index) -> None:
     message_id = uuid4()
     entities = entities_of({"documents": [{"type": "passport", "number": "B0987654", "issuing_country": "MR"}]})
-    await index.index_many([MessageToIndex(message_id, "NE", "H0", entities)])
-    await index.index_many([MessageToIndex(message_id, "NE", "H0", entities)] * 2)
+    for _ in range(2):
+        await index.index(entities, platform="NE", message_id=message_id, handling_code="H0")
     rows = [r for b in await streamed(index, batch_size=10) for r in b]
     assert [(r.message_id, r.entity_type) for r in rows] == [(message_id, "document")]
-    [found] = await index.index_many([MessageToIndex(uuid4(), "ML", "H0", [], matching=["doc:passport:MR:B0987654"])])
+    found = await index.index([], platform="ML", message_id=uuid4(), handling_code="H0",
+                              matching=["doc:passport:MR:B0987654"])
     assert [(r.message_id, r.platform) for r in found] == [(message_id, "NE")]
 
 
@@ -140,30 +137,3 @@ async def test_a_failed_transaction_leaves_the_in_memory_index_untouched(pool) -
     assert len(matcher) == 0
     await enrich(pool, matcher, broken)  # the redelivery
     assert len(matcher) == 1
-
-
-async def test_a_delivery_batch_on_postgresql_is_indexed_at_its_end_each_message_matched_against_those_before_it(
-    pool,
-) -> None:
-    matcher = RegionalMatcher()
-    matcher.finish_loading()
-    passport = {"documents": [{"type": "passport", "number": f"P{uuid4().int % 10**8:08d}", "issuing_country": "NE"}]}
-    earlier = submitted("report", "TD", passport)
-    await enrich(pool, matcher, earlier)
-    first, second = submitted("alert", "NE", WANTED | passport), submitted("report", "MR", SEEN_IN_ARABIC | passport)
-    batch = [first, second, first]
-
-    async with SharedTransaction(pool, [m.message_id for m in batch]):
-        with batch_end() as end:
-            outcomes = [await enrich(pool, matcher, message) for message in batch]
-            await end.run()
-
-    assert outcomes == [None, None, "duplicate"]
-    [first_hit] = (await enriched(pool, first.message_id)).enrichment.hits
-    assert (first_hit.matched_message_id, first_hit.outcome) == (earlier.message_id, "hit")
-    hits = (await enriched(pool, second.message_id)).enrichment.hits
-    assert {(h.entity_type, h.matched_message_id, h.outcome) for h in hits} == {
-        ("document", earlier.message_id, "hit"), ("document", first.message_id, "hit"),
-        ("person", first.message_id, "hit")}
-    assert await pool.fetchval("SELECT count(*) FROM indexed_entities WHERE message_id = ANY($1::uuid[])",
-                               [first.message_id, second.message_id]) == 4

@@ -9,7 +9,6 @@ from services.audit.adapters import AsyncpgAuditLog
 from services.audit.fakes import InMemoryAuditLog
 from services.enrichment.adapters import AsyncpgRegionalIndex
 from services.enrichment.fakes import InMemoryRegionalIndex
-from services.enrichment.ports import MessageToIndex
 from services.intake.adapters import AsyncpgIntakeStore
 from services.intake.domain.acknowledgements import Received
 from services.intake.domain.delivery import DeliveryState
@@ -250,43 +249,13 @@ async def test_regional_index_finds_what_other_messages_indexed_before_under_the
         return NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[number_key],
                                 canonical={"e164": number_key[6:]})
 
-    def asking(message_id, platform, number_key):
-        return MessageToIndex(message_id, platform, "H0", [phone(number_key)], matching=[number_key])
-
-    assert await index.index_many([asking(first, "TD", key)]) == [[]]
-    [found] = await index.index_many([asking(second, "ML", key)])
+    assert await index.index([phone(key)], platform="TD", message_id=first, handling_code="H0", matching=[key]) == []
+    found = await index.index([phone(key)], platform="ML", message_id=second, handling_code="H0", matching=[key])
     assert [(row.platform, row.message_id, row.key) for row in found] == [("TD", first, key)]
-    [again] = await index.index_many([asking(first, "TD", key)])
+    again = await index.index([phone(key)], platform="TD", message_id=first, handling_code="H0", matching=[key])
     assert [(row.platform, row.message_id) for row in again] == [("ML", second)], "never its own entries"
-    assert await index.index_many([asking(third, "NE", other_key)]) == [[]]
-    assert await index.index_many([]) == []
-
-
-async def test_regional_index_answers_each_message_of_a_call_with_what_was_indexed_before_it(store_for):
-    index = store_for("enrichment")
-    earlier, first, second, third, unrelated = (uuid4() for _ in range(5))
-    key, other_key = (f"plate:NE:{uuid4().hex[:8].upper()}" for _ in range(2))
-
-    def plate(number_key: str, position: int = 0) -> NormalisedEntity:
-        return NormalisedEntity(entity_type=EntityType.VEHICLE, position=position, keys=[number_key],
-                                canonical={"plate": number_key})
-
-    await index.index_many([MessageToIndex(earlier, "TD", "H0", [plate(key)])])
-    found = await index.index_many([
-        MessageToIndex(first, "ML", "H0", [plate(key)], matching=[key]),
-        MessageToIndex(unrelated, "MR", "H0", [plate(other_key)], matching=[other_key]),
-        MessageToIndex(second, "NE", "H0", [plate(other_key), plate(key, 1)], matching=[key]),
-        MessageToIndex(third, "NE", "H1", [], matching=[key, other_key]),
-    ])
-    assert [[(row.message_id, row.position) for row in rows] for rows in found] == [
-        [(earlier, 0)],
-        [],
-        [(first, 0), (earlier, 0)],
-        [(second, 1), (second, 0), (unrelated, 0), (first, 0), (earlier, 0)],
-    ]
-    assert all(row.key in (key, other_key) and row.entity_type == "vehicle" for rows in found for row in rows)
-    [again] = await index.index_many([MessageToIndex(uuid4(), "MR", "H0", [], matching=[key])])
-    assert {row.message_id for row in again} == {earlier, first, second}
+    assert await index.index([phone(other_key)], platform="NE", message_id=third, handling_code="H0",
+                             matching=[other_key]) == []
 
 
 async def test_audit_log_appends_an_event_once(store_for):

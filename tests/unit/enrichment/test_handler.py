@@ -7,18 +7,17 @@ from uuid import UUID
 
 import pytest
 
-from shared.contracts.events import MessageEnriched
+from shared.contracts.events import MessageEnriched, NormalisedEntity
 from shared.contracts.identity import derived_id, hop_event_id
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE_ENRICHED, parse
 from shared.federation import Federation
 from shared.messaging import names
-from shared.messaging.batch_end import batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.fakes import FakeUnitOfWork
 from services.enrichment.domain.regional import RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
-from services.enrichment.ports import IndexedKey, MessageToIndex
+from services.enrichment.ports import IndexedKey
 from services.enrichment.handlers import CONSUMER, when_message_published_enrich_it
 
 pytestmark = pytest.mark.unit
@@ -65,18 +64,9 @@ def enriched_events(uow: FakeUnitOfWork[Any]) -> list[MessageEnriched]:
 
 
 class FailingIndex(InMemoryRegionalIndex):
-    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
+    async def index(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
+                    matching: Sequence[str] = ()) -> list[IndexedKey]:
         raise RuntimeError("database went away")
-
-
-class CountingIndex(InMemoryRegionalIndex):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[list[UUID]] = []
-
-    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
-        self.calls.append([message.message_id for message in messages])
-        return await super().index_many(messages)
 
 
 async def test_a_message_whose_origin_is_not_the_ingress_platform_is_rejected() -> None:
@@ -297,28 +287,3 @@ async def test_a_message_does_not_hit_itself_when_the_index_already_holds_it() -
                                                             "birth_date": "1985"})])
     await enrich(uow, message)
     assert enriched_events(uow)[0].enrichment.hits == []
-
-
-async def test_the_messages_of_one_delivery_batch_are_indexed_with_one_write_at_its_end_each_matched_against_those_before_it(
-) -> None:
-    index = CountingIndex()
-    uow = new_uow(index)
-    third_id = UUID("00000000-0000-4000-8000-000000000003")
-    batch = [alert(message_id=FIRST_ID, origin="NE", entities=WANTED_LATIN | {"documents": [PASSPORT]}),
-             alert(message_id=SECOND_ID, origin="ML", entities={"documents": [PASSPORT]}),
-             alert(message_id=third_id, origin="MR", entities=WANTED_LATIN),
-             alert(message_id=SECOND_ID, origin="ML", entities={"documents": [PASSPORT]})]
-    with batch_end() as end:
-        outcomes = [await enrich(uow, message) for message in batch]
-        assert (index.calls, uow.published, len(uow.matcher)) == ([], [], 0)
-        await end.run()
-
-    assert outcomes == [None, None, None, "duplicate"]
-    assert index.calls == [[FIRST_ID, SECOND_ID, third_id]]
-    first, second, third = enriched_events(uow)
-    assert first.enrichment.hits == []
-    assert [(h.key, h.matched_message_id, h.score) for h in second.enrichment.hits] == [
-        ("doc:passport:MR:B0987654", FIRST_ID, 1.0)]
-    assert [(h.key, h.matched_message_id, h.outcome) for h in third.enrichment.hits] == [
-        ("name:mohamed ould ahmed", FIRST_ID, "hit")]
-    assert uow.matcher.messages == 3
