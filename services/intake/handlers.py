@@ -1,9 +1,10 @@
 """What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 from uuid import UUID, uuid5
 
 from shared.contracts.bodies import AcknowledgementState
@@ -216,19 +217,19 @@ async def when_message_dispatched_take_it_in(
             state = DeliveryState(message.body.state.value)
             changes = [(acknowledged, message.origin, state, message.body.reason)
                        for acknowledged in acknowledged_ids(message)]
-            if not defer_to_batch_end("deliveries", changes, partial(_advance_at_batch_end, uow=uow)):
-                await uow.store.advance_deliveries(changes)
+            # a receipt may confirm a hundred messages: a statement each cost the origin three a message
+            await _now_or_at_batch_end("deliveries", changes, uow=uow, write=lambda acknowledgements: (
+                uow.store.advance_deliveries([change for changes in acknowledgements for change in changes])))
             if message.body.state is AcknowledgementState.REFUSED:
                 await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.REFUSED,
                                           message.message_id)
-        elif not defer_to_batch_end("inbox", event, partial(_take_in_at_batch_end, uow=uow, rfi_rule=rfi_rule)):
-            await _take_in([event], uow=uow, rfi_rule=rfi_rule)
+        else:
+            await _now_or_at_batch_end("inbox", event, uow=uow, write=partial(_take_in, uow=uow, rfi_rule=rfi_rule))
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
         if needs_receipt(message) and queue_receipts:
             received, receipt_lane = Received.of(message), names.receipt_lane(lane)
-            if not defer_to_batch_end(("queued receipts", receipt_lane), received,
-                                      partial(_queue_receipts_at_batch_end, uow=uow, lane=receipt_lane)):
-                await uow.store.queue_receipts([received], lane=receipt_lane)
+            await _now_or_at_batch_end(("queued receipts", receipt_lane), received, uow=uow,
+                                       write=lambda items: uow.store.queue_receipts(items, lane=receipt_lane))
         elif needs_receipt(message):
             if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, partial(
                     _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
@@ -236,12 +237,16 @@ async def when_message_dispatched_take_it_in(
                                        platform=platform, now=now, new_id=new_id, lane=names.receipt_lane(lane))
 
 
-async def _advance_at_batch_end(acknowledgements: list[list[tuple[UUID, str, DeliveryState, str | None]]], *,
-                                uow: UnitOfWork[IntakeStore]) -> None:
-    """What the acknowledgements of one delivery batch confirm (a receipt may confirm a hundred messages), with one
-    statement at the batch's end: a statement each cost the origin three a message."""
-    async with uow:
-        await uow.store.advance_deliveries([change for changes in acknowledgements for change in changes])
+async def _now_or_at_batch_end(key: Hashable, item: Any, *, uow: UnitOfWork[IntakeStore],
+                               write: Callable[[list[Any]], Awaitable[object]]) -> None:
+    """`write` of the items of one delivery batch under `key`, once, at the batch's end and in its transaction
+    (shared/messaging/batch_end.py); of this item alone, at once, outside a batch."""
+    async def at_batch_end(items: list[Any]) -> None:
+        async with uow:
+            await write(items)
+
+    if not defer_to_batch_end(key, item, at_batch_end):
+        await write([item])
 
 
 async def _take_in(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeStore], rfi_rule: RfiRule) -> None:
@@ -249,18 +254,6 @@ async def _take_in(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeSto
     await uow.store.save_inbox_items(events)
     for event in events:
         await _follow_up(event.message, uow=uow, rfi_rule=rfi_rule)
-
-
-async def _take_in_at_batch_end(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeStore],
-                                rfi_rule: RfiRule) -> None:
-    """The messages of one delivery batch, taken in together in its transaction (shared/messaging/batch_end.py)."""
-    async with uow:
-        await _take_in(events, uow=uow, rfi_rule=rfi_rule)
-
-
-async def _queue_receipts_at_batch_end(received: list[Received], *, uow: UnitOfWork[IntakeStore], lane: str) -> None:
-    async with uow:
-        await uow.store.queue_receipts(received, lane=lane)
 
 
 async def _send_receipts(
@@ -302,8 +295,7 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
-        if not defer_to_batch_end("routing decided", notice, partial(_record_decisions_at_batch_end, uow=uow)):
-            await _record_decisions([notice], uow=uow)
+        await _now_or_at_batch_end("routing decided", notice, uow=uow, write=partial(_record_decisions, uow=uow))
     return None
 
 
@@ -320,24 +312,13 @@ async def _record_decisions(notices: list[RoutingDecided], *, uow: UnitOfWork[In
                 await uow.store.track_rfi(sent.message_id, "sent", answerer, sent.created_at, sent.body.deadline)
 
 
-async def _record_decisions_at_batch_end(notices: list[RoutingDecided], *, uow: UnitOfWork[IntakeStore]) -> None:
-    async with uow:
-        await _record_decisions(notices, uow=uow)
-
-
 async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWork[IntakeStore]) -> Outcome | None:
     """The notifications of one delivery batch are kept with one insert at its end."""
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notification)):
             return DUPLICATE
-        if not defer_to_batch_end("matches", notification, partial(_save_matches_at_batch_end, uow=uow)):
-            await uow.store.save_matches([notification])
+        await _now_or_at_batch_end("matches", notification, uow=uow, write=lambda items: uow.store.save_matches(items))
     return None
-
-
-async def _save_matches_at_batch_end(notifications: list[MatchFound], *, uow: UnitOfWork[IntakeStore]) -> None:
-    async with uow:
-        await uow.store.save_matches(notifications)
 
 
 async def record_reads(
