@@ -23,7 +23,6 @@ from shared.federation import Federation, FederationFile
 from shared.logging import configure_logging
 from shared.messaging import names
 from shared.messaging.amqp import apply_topology
-from shared.messaging.batches import Row
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.runtime import Live, QuarantineTarget, Subscription, start_consumers
@@ -71,7 +70,7 @@ class Infrastructure:
         `connections_of`), and their outbox rows are relayed with the lane's priority."""
         priority = names.LANE_PRIORITY.get(lane or "", 0)
         pool = self.lanes[connections_of or lane]
-        return lambda: AsyncpgUnitOfWork(pool, store_factory, dispatch=self, priority=priority)
+        return lambda: AsyncpgUnitOfWork(pool, store_factory, after_commit=self.wake_relays, priority=priority)
 
     def relay(self, after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: []) -> OutboxRelay:
         relay = OutboxRelay(
@@ -83,25 +82,15 @@ class Infrastructure:
             linger_seconds=self.settings.relay_linger_seconds,
             after_sent=after_sent,
             max_batch_items=self.settings.relay_batch_items,
-            lessee=self.service,
         )
         self.relays.append(relay)
         return relay
 
-    @property
-    def lessee(self) -> str:
-        return self.service
-
-    def publishes_at_once(self, message: OutgoingMessage) -> bool:
-        """The units of work of this process hand their rows to its relay (OutboxDispatch); the first relay
-        publishes those that go at once, if any."""
-        return bool(self.relays) and self.relays[0].publishes_at_once(message)
-
-    def committed(self, at_once: list[Row], others: set[tuple[int, str]]) -> None:
-        """Publish these rows now, and wake the rounds that take the others (or, if they may linger, after the
-        linger), not at the next poll."""
-        for index, relay in enumerate(self.relays):
-            relay.committed(at_once if index == 0 else [], others)
+    def wake_relays(self, committed: set[tuple[int, str]]) -> None:
+        """Outbox rows of these (priority, type) were committed in this process: publish them now (or, if they may
+        linger, after the linger), not at the next poll."""
+        for relay in self.relays:
+            relay.wake(committed)
 
     def message_verifier(self) -> MessageVerifier:
         """Signature, signer, user_id and freshness of every delivery, against the live federation and keyring."""

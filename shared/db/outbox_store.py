@@ -8,13 +8,11 @@ import asyncpg
 import orjson
 
 from shared.db.lanes import ConnectionPool
-from shared.db.columns import columns
 from shared.db.uow import insert_outbox_rows
 from shared.messaging import names
-from shared.messaging.batches import Row
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch
-from shared.messaging.relay import ALL_PRIORITIES, Rows, lingers
+from shared.messaging.relay import ALL_PRIORITIES, Rows
 
 # Each condition matches one partial index (migration 0005).
 _ONLY = {Rows.ALL: "", Rows.LINGERING: "AND lingers", Rows.PROMPT: "AND NOT lingers"}
@@ -26,26 +24,6 @@ ORDER BY priority DESC, id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """ for rows, only in _ONLY.items()}
-_MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL"
-# One statement, so the follow-ups commit with the marks without a transaction of their own; a row someone else
-# marked meanwhile (a take, once its lease ran out) had its follow-ups added then.
-_MARK_SENT_WITH_FOLLOW_UPS = """
-WITH marked AS (
-    UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL RETURNING id
-)
-INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers)
-SELECT message_id, exchange, routing_key, type, correlation_id, priority, headers::jsonb, body, lingers
-FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::text[],
-            $10::bytea[], $11::boolean[]) WITH ORDINALITY
-     AS row(following, message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers,
-            position)
-WHERE following IN (SELECT id FROM marked)
-ORDER BY position
-"""
-_FAILED = ("UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
-           "next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 60)) WHERE id = $1")
-_RELEASE_LEASES = ("UPDATE outbox SET next_attempt_at = now() "
-                   "WHERE sent_at IS NULL AND attempts = 0 AND next_attempt_at > now() AND leased_by = $1")
 _UNSENT = " UNION ALL ".join(
     f"(SELECT priority, count(*) AS unsent FROM outbox WHERE sent_at IS NULL {_ONLY[rows]} GROUP BY priority)"
     for rows in (Rows.LINGERING, Rows.PROMPT))
@@ -74,21 +52,15 @@ class AsyncpgOutboxStore:
                     await connection.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", batch.sent)
                 if batch.follow_ups:
                     await insert_outbox_rows(connection, batch.follow_ups)
-                await _note_failed(connection, batch.failed)
+                for row_id, error in batch.failed.items():
+                    await connection.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+                        "next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 60)) WHERE id = $1",
+                        row_id,
+                        error[:2000],
+                    )
         finally:
             await pool.release(connection)
-
-    async def settle(self, sent: list[int], follow_ups: list[Row], failed: dict[int, str]) -> None:
-        async with self._pool.acquire() as connection:
-            if failed:
-                async with connection.transaction():
-                    await _mark_sent(connection, sent, follow_ups)
-                    await _note_failed(connection, failed)
-            else:
-                await _mark_sent(connection, sent, follow_ups)
-
-    async def release_leases(self, lessee: str) -> int:
-        return int((await self._pool.execute(_RELEASE_LEASES, lessee)).split()[-1])
 
     async def unsent_by_priority(self) -> dict[int, int]:
         unsent: Counter[int] = Counter()
@@ -109,21 +81,6 @@ class AsyncpgOutboxStore:
             "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)", older_than_seconds
         )
         return int(status.split()[-1])
-
-
-async def _mark_sent(connection: asyncpg.Connection, sent: list[int], follow_ups: list[Row]) -> None:
-    if not follow_ups:
-        if sent:
-            await connection.execute(_MARK_SENT, sent)
-        return
-    await connection.execute(_MARK_SENT_WITH_FOLLOW_UPS, sent, *columns(
-        (following, m.message_id, m.exchange, m.routing_key, m.type, m.correlation_id, m.priority,
-         orjson.dumps(m.headers).decode(), m.body, lingers(m.type)) for following, m in follow_ups))
-
-
-async def _note_failed(connection: asyncpg.Connection, failed: dict[int, str]) -> None:
-    for row_id, error in failed.items():
-        await connection.execute(_FAILED, row_id, error[:2000])
 
 
 def _to_message(row: asyncpg.Record) -> OutgoingMessage:

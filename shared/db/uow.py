@@ -12,24 +12,19 @@ import orjson
 from shared.db.columns import columns
 from shared.db.lanes import ConnectionPool, underlying
 from shared.messaging.errors import BatchContended
-from shared.messaging.batches import Row
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
-from shared.messaging.relay import LEASE_SECONDS, NoDispatch, OutboxDispatch, lingers
+from shared.messaging.relay import kinds_of, lingers
 
 StoreT = TypeVar("StoreT")
 
 
 _INSERT_OUTBOX = """
-INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers,
-                    leased_by, next_attempt_at)
-SELECT message_id, exchange, routing_key, type, correlation_id, priority, headers::jsonb, body, lingers,
-       leased_by, CASE WHEN leased_by IS NULL THEN now() ELSE now() + make_interval(secs => $11) END
+INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers)
+SELECT message_id, exchange, routing_key, type, correlation_id, priority, headers::jsonb, body, lingers
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::bytea[],
-            $9::boolean[], $10::text[]) WITH ORDINALITY
-     AS row(message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers, leased_by,
-            position)
+            $9::boolean[]) WITH ORDINALITY
+     AS row(message_id, exchange, routing_key, type, correlation_id, priority, headers, body, lingers, position)
 ORDER BY position
-RETURNING id
 """
 _INSERT_CLAIM = (
     "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
@@ -82,10 +77,10 @@ class SharedTransaction:
         self._claims = BatchClaims(item_ids)
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
+        self._after_commit: dict[Callable[[set[tuple[int, str]]], None], set[tuple[int, str]]] = {}
         self._token: Token[SharedTransaction | None] | None = None
         self._abandoned = False
-        self._outbox = Committing()
-        self._tell: Callable[[], None] = lambda: None
+        self._outbox: list[OutgoingMessage] = []
 
     async def __aenter__(self) -> Self:
         self._token = _OPEN.set(self)
@@ -114,12 +109,14 @@ class SharedTransaction:
         if exc_type is None and not committing:
             raise AbandonedUnit("a unit of work failed inside the batch's transaction: nothing of the batch committed")
         if committing:
-            self._tell()
+            for wake, committed in self._after_commit.items():
+                wake(committed)
 
     async def _commit(self, connection: asyncpg.Connection, transaction: asyncpg.transaction.Transaction) -> None:
         try:
             await self._claims.write(connection)
-            self._tell = await self._outbox.insert(connection)
+            if self._outbox:
+                await insert_outbox_rows(connection, self._outbox)
         except BaseException:
             await transaction.rollback()
             raise
@@ -136,9 +133,12 @@ class SharedTransaction:
     def abandon(self) -> None:
         self._abandoned = True
 
-    def add_outbox_rows(self, messages: list[OutgoingMessage], dispatch: OutboxDispatch) -> None:
+    def add_outbox_rows(
+        self, messages: list[OutgoingMessage], after_commit: Callable[[set[tuple[int, str]]], None]
+    ) -> None:
         """The outbox rows of every unit of work go in with one insert, just before the commit."""
-        self._outbox.add(messages, dispatch)
+        self._outbox.extend(messages)
+        self._after_commit.setdefault(after_commit, set()).update(kinds_of(messages))
 
 
 class BatchClaims:
@@ -201,15 +201,16 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         pool: ConnectionPool,
         store_factory: Callable[[asyncpg.Connection], StoreT],
         *,
-        dispatch: OutboxDispatch = NoDispatch(),
+        after_commit: Callable[[set[tuple[int, str]]], None] = lambda _: None,
         priority: int = 0,
     ) -> None:
-        """`dispatch` is told of the rows a commit added: the relay of this process. `priority` is given to the outbox
-        rows that name none: the lane of the message being handled (names.LANE_PRIORITY)."""
+        """after_commit runs with the rows' (priority, type) when a commit added outbox rows: it wakes the relay
+        of this process. `priority` is given to the outbox rows that name none: the lane of the message being handled
+        (names.LANE_PRIORITY)."""
         self._priority = priority
         self._pool = pool
         self._store_factory = store_factory
-        self._dispatch = dispatch
+        self._after_commit = after_commit
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._shared: SharedTransaction | None = None
@@ -234,11 +235,9 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._leave_shared(exc_type is None, pending)
             return
         assert self._transaction is not None
-        rows = Committing()
-        rows.add(pending, self._dispatch)
         try:
             if exc_type is None:
-                tell = await rows.insert(self._connection)
+                await insert_outbox_rows(self._connection, pending)
                 await self._transaction.commit()
             else:
                 await self._transaction.rollback()
@@ -247,8 +246,8 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._connection = None
             self._transaction = None
             self.outbox = BufferedOutbox()
-        if exc_type is None:
-            tell()
+        if exc_type is None and pending:
+            self._after_commit(kinds_of(pending))
 
     def _leave_shared(self, succeeded: bool, pending: list[OutgoingMessage]) -> None:
         """The shared transaction commits (or not) for everyone; this unit of work only hands its rows over."""
@@ -257,7 +256,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         if not succeeded:
             shared.abandon()
         elif pending:
-            shared.add_outbox_rows(pending, self._dispatch)
+            shared.add_outbox_rows(pending, self._after_commit)
         self._connection = None
         self.outbox = BufferedOutbox()
 
@@ -268,51 +267,11 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         return bool(await self._connection.fetchval(_INSERT_CLAIM, consumer, message_id))
 
 
-async def insert_outbox_rows(
-    connection: asyncpg.Connection, messages: list[OutgoingMessage], leased_by: list[str | None] | None = None
-) -> list[int]:
+async def insert_outbox_rows(connection: asyncpg.Connection, messages: list[OutgoingMessage]) -> None:
     """One statement for all the rows, ids in their order (the relay keeps it): executed once a row, the hub's
-    inserts were its most frequent statement, 40,000 in a 20-second run at the maximum load. A row leased (to the
-    service `leased_by` names) is given to no take for LEASE_SECONDS: the committing process publishes it
-    (OutboxDispatch). The rows' ids, in order."""
+    inserts were its most frequent statement, 40,000 in a 20-second run at the maximum load."""
     if not messages:
-        return []
-    rows = await connection.fetch(_INSERT_OUTBOX, *columns(
+        return
+    await connection.execute(_INSERT_OUTBOX, *columns(
         (m.message_id, m.exchange, m.routing_key, m.type, m.correlation_id, m.priority,
-         orjson.dumps(m.headers).decode(), m.body, lingers(m.type), lessee)
-        for m, lessee in zip(messages, leased_by or [None] * len(messages), strict=True)), LEASE_SECONDS)
-    return [row[0] for row in rows]
-
-
-class Committing:
-    """A transaction's outbox rows and the relays they are told to once it commits."""
-
-    def __init__(self) -> None:
-        self._rows: list[tuple[OutgoingMessage, OutboxDispatch]] = []
-
-    def add(self, messages: list[OutgoingMessage], dispatch: OutboxDispatch) -> None:
-        self._rows += [(message, dispatch) for message in messages]
-
-    def __bool__(self) -> bool:
-        return bool(self._rows)
-
-    async def insert(self, connection: asyncpg.Connection) -> Callable[[], None]:
-        """Inserts the rows, those the relay publishes at once leased; what to call after the commit."""
-        if not self._rows:
-            return lambda: None
-        leased = [dispatch.publishes_at_once(message) for message, dispatch in self._rows]
-        ids = await insert_outbox_rows(connection, [message for message, _ in self._rows],
-                                       [dispatch.lessee if at_once else None
-                                        for (_, dispatch), at_once in zip(self._rows, leased, strict=True)])
-        told: dict[int, tuple[OutboxDispatch, list[Row], set[tuple[int, str]]]] = {}
-        for row_id, (message, dispatch), at_once in zip(ids, self._rows, leased, strict=True):
-            _, rows, others = told.setdefault(id(dispatch), (dispatch, [], set()))
-            if at_once:
-                rows.append((row_id, message))
-            else:
-                others.add((message.priority, message.type))
-
-        def tell() -> None:
-            for dispatch, rows, others in told.values():
-                dispatch.committed(rows, others)
-        return tell
+         orjson.dumps(m.headers).decode(), m.body, lingers(m.type)) for m in messages))

@@ -11,8 +11,7 @@ from uuid import UUID
 
 from shared.messaging.outgoing import OutgoingMessage, with_default_priority
 from shared.messaging.ports import OutboxBatch
-from shared.messaging.batches import Row
-from shared.messaging.relay import ALL_PRIORITIES, LEASE_SECONDS, Rows
+from shared.messaging.relay import ALL_PRIORITIES, Rows
 
 StoreT = TypeVar("StoreT")
 
@@ -81,7 +80,6 @@ class FakeOutboxRow:
     attempts: int = 0
     next_attempt_at: float = 0.0
     last_error: str | None = None
-    leased_by: str | None = None
 
 
 class FakeOutboxStore:
@@ -95,16 +93,10 @@ class FakeOutboxStore:
         self._clock = clock
         self._next_id = 1
 
-    def add(self, *messages: OutgoingMessage, leased_by: str | None = None) -> list[int]:
-        """Rows leased (to the service `leased_by` names) are given to no take for LEASE_SECONDS, as
-        AsyncpgUnitOfWork inserts those its process publishes at once. The rows' ids."""
-        ids = []
+    def add(self, *messages: OutgoingMessage) -> None:
         for message in messages:
-            due = self._clock() + (LEASE_SECONDS if leased_by else 0.0)
-            self.rows[self._next_id] = FakeOutboxRow(message, next_attempt_at=due, leased_by=leased_by)
-            ids.append(self._next_id)
+            self.rows[self._next_id] = FakeOutboxRow(message)
             self._next_id += 1
-        return ids
 
     @property
     def sent(self) -> list[OutgoingMessage]:
@@ -124,25 +116,7 @@ class FakeOutboxStore:
         for row_id in batch.sent:
             self.rows[row_id].sent_at = self._clock()
         self.add(*batch.follow_ups)
-        self._note_failed(batch.failed)
-
-    async def settle(self, sent: list[int], follow_ups: list[Row], failed: dict[int, str]) -> None:
-        marked = {row_id for row_id in sent if self.rows[row_id].sent_at is None}
-        for row_id in marked:
-            self.rows[row_id].sent_at = self._clock()
-        self.add(*(message for following, message in follow_ups if following in marked))
-        self._note_failed(failed)
-
-    async def release_leases(self, lessee: str) -> int:
-        now = self._clock()
-        leased = [row for row in self.rows.values()
-                  if row.sent_at is None and not row.attempts and row.next_attempt_at > now and row.leased_by == lessee]
-        for row in leased:
-            row.next_attempt_at = now
-        return len(leased)
-
-    def _note_failed(self, failed: dict[int, str]) -> None:
-        for row_id, error in failed.items():
+        for row_id, error in batch.failed.items():
             row = self.rows[row_id]
             row.next_attempt_at = self._clock() + min(2**row.attempts, 60)
             row.attempts += 1

@@ -11,7 +11,7 @@ import structlog
 
 from shared.contracts.registry import HOP_RECORDED, MATCH_FOUND, ROUTING_DECIDED
 from shared.messaging import names
-from shared.messaging.batches import Row, publications
+from shared.messaging.batches import publications
 from shared.messaging.outgoing import OutgoingMessage
 from shared.messaging.ports import OutboxBatch, Publisher
 
@@ -80,54 +80,6 @@ class OutboxStore(Protocol):
         them; without it, only autovacuum would, if the server runs it."""
         ...
 
-    async def settle(self, sent: list[int], follow_ups: list[Row], failed: dict[int, str]) -> None:
-        """For rows published without a take (OutboxRelay.committed): marks the `sent` rows no one marked before and
-        adds the follow-ups (row id, message) of the rows it marked, together; each `failed` row waits 2**attempts
-        seconds (at most 60) before a take gives it again."""
-        ...
-
-    async def release_leases(self, lessee: str) -> int:
-        """The rows leased to `lessee` are due at once: those an earlier process of that service held when it
-        stopped, before publishing them (rows waiting after a failed publish keep waiting)."""
-        ...
-
-
-class OutboxDispatch(Protocol):
-    """What a unit of work tells its process's relay of the outbox rows it commits."""
-
-    lessee: str  # the service whose relay publishes the rows at once; they are inserted leased to it
-
-    def publishes_at_once(self, message: OutgoingMessage) -> bool:
-        """True: the row is inserted leased (no take gives it for LEASE_SECONDS) and handed over after the commit."""
-        ...
-
-    def committed(self, at_once: list[Row], others: set[tuple[int, str]]) -> None:
-        """The rows to publish at once, with their ids, and the (priority, type) of the other rows committed."""
-        ...
-
-
-class NoDispatch:
-    """For units of work of a process without a relay: every row waits for a take."""
-
-    lessee = ""
-
-    def publishes_at_once(self, message: OutgoingMessage) -> bool:
-        return False
-
-    def committed(self, at_once: list[Row], others: set[tuple[int, str]]) -> None:
-        pass
-
-
-# A lease outlives any confirm; a process that stops holding some is replaced by one that releases them at start.
-LEASE_SECONDS = 30.0
-
-
-@dataclass
-class Published:
-    sent: list[int]
-    follow_ups: list[Row]
-    failed: dict[int, str]
-
 
 class OutboxRelay:
     def __init__(
@@ -142,7 +94,6 @@ class OutboxRelay:
         after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: [],
         max_batch_items: int = 1,
         reclaim_every_sent: int = 5000,
-        lessee: str = "relay",
     ) -> None:
         """A round of urgent rows takes up to `batch_size`, a round of the lanes below (or of lingering rows) up to
         `lower_batch_size`: a round waits for the broker's confirms, so a small round keeps an alert from waiting long
@@ -154,11 +105,7 @@ class OutboxRelay:
         lane, the others in a BatchRelayed per destination). Sent with each message, they were most of an alert's
         deliveries: each hop is consumed by two audits, and an alert with hits told its origin and the hub three
         times more.
-        Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them.
-
-        Urgent messages committed in this process are published at once (publishes_at_once), leased to `lessee`:
-        the name of the service, which every process of it on this database shares."""
-        self.lessee = lessee
+        Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them."""
         self._store = store
         self._max_batch_items = max_batch_items
         self._after_sent = after_sent
@@ -172,9 +119,6 @@ class OutboxRelay:
         self._unsent: dict[int, int] = {}
         self._reclaim_every_sent = reclaim_every_sent
         self._sent_since_reclaim = 0
-        self._at_once: list[Row] = []
-        self._at_once_committed = asyncio.Event()
-        self._publishing_at_once = False
 
     def wake(self, committed: Iterable[tuple[int, str]] | None = None) -> None:
         """Rows of these (priority, type) were committed (None: any). Only the rounds that take them run: an empty
@@ -185,69 +129,27 @@ class OutboxRelay:
             if kinds is None or any(low <= priority <= high and band.rows.takes(type_) for priority, type_ in kinds):
                 wakeup.set()
 
-    def publishes_at_once(self, message: OutgoingMessage) -> bool:
-        """An urgent row that goes at once (an alert and its copies, not its hops): once this relay runs, the process
-        that commits it publishes it straight after the commit and marks it with one statement. A round would cost
-        its own transaction, a take and a mark: at a light load, most of an alert's statements were rounds'."""
-        return self._publishing_at_once and message.priority >= URGENT_ONLY[0] and not lingers(message.type)
-
-    def committed(self, at_once: list[Row], others: set[tuple[int, str]]) -> None:
-        if at_once:
-            self._at_once += at_once
-            self._at_once_committed.set()
-        if others:
-            self.wake(others)
-
     async def relay_once(self, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL) -> int:
         async with self._store.take(self._size_of(priorities, rows), priorities=priorities, rows=rows) as batch:
-            published = await self._publish(batch.rows)
-            batch.sent += published.sent
-            batch.failed.update(published.failed)
-            batch.follow_ups += [message for _, message in published.follow_ups]
+            going = publications(batch.rows, max_items=self._max_batch_items)
+            results = await asyncio.gather(
+                *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
+            )
+            for publication, result in zip(going, results):
+                if isinstance(result, BaseException):
+                    error = f"{type(result).__name__}: {result}"
+                    batch.failed.update((row_id, error) for row_id, _ in publication.rows)
+                    log.warning("publish_failed", message_id=publication.message.message_id, rows=len(publication.rows),
+                                exchange=publication.message.exchange, routing_key=publication.message.routing_key,
+                                error=error)
+                    continue
+                for row_id, message in publication.rows:
+                    batch.sent.append(row_id)
+                    batch.follow_ups += self._after_sent(message)
         self._sent_since_reclaim += len(batch.sent)
         if batch.follow_ups:
             self.wake(kinds_of(batch.follow_ups))
         return len(batch.rows)
-
-    async def publish_committed(self) -> int:
-        """Publishes the rows handed over since the last call; they stay leased until settled."""
-        rows, self._at_once = self._at_once, []
-        self._at_once_committed.clear()
-        if not rows:
-            return 0
-        published = await self._publish(rows)
-        failures = 0
-        while True:
-            try:
-                await self._store.settle(published.sent, published.follow_ups, published.failed)
-                break
-            except Exception as error:  # the rows stay leased: a take gives them again if this never succeeds
-                failures += 1
-                log.warning("settle_failed", error=f"{type(error).__name__}: {error}", attempt=failures, rows=len(rows))
-                await asyncio.sleep(min(0.2 * 2**failures, 5))
-        self._sent_since_reclaim += len(published.sent)
-        if published.follow_ups:
-            self.wake(kinds_of(message for _, message in published.follow_ups))
-        return len(rows)
-
-    async def _publish(self, rows: list[Row]) -> Published:
-        going = publications(rows, max_items=self._max_batch_items)
-        results = await asyncio.gather(
-            *(self._publisher.publish(publication.message) for publication in going), return_exceptions=True
-        )
-        published = Published([], [], {})
-        for publication, result in zip(going, results):
-            if isinstance(result, BaseException):
-                error = f"{type(result).__name__}: {result}"
-                published.failed.update((row_id, error) for row_id, _ in publication.rows)
-                log.warning("publish_failed", message_id=publication.message.message_id, rows=len(publication.rows),
-                            exchange=publication.message.exchange, routing_key=publication.message.routing_key,
-                            error=error)
-                continue
-            for row_id, message in publication.rows:
-                published.sent.append(row_id)
-                published.follow_ups += [(row_id, follow_up) for follow_up in self._after_sent(message)]
-        return published
 
     def _size_of(self, priorities: tuple[int, int], rows: Rows) -> int:
         if rows is Rows.LINGERING:
@@ -286,24 +188,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Urgent rows have a relay loop of their own: an alert never waits for a round of routine or bulk rows
         (a bulk round can take seconds when the broker slows confirms down). Each loop keeps its rows' order."""
-        await asyncio.gather(*(self._relay_forever(band) for band in self._wakeups), self.watch_backlog(),
-                             self._publish_committed_forever())
-
-    async def _publish_committed_forever(self) -> None:
-        failures = 0
-        while True:
-            try:
-                if await self._store.release_leases(self.lessee):
-                    self.wake()
-                break
-            except Exception as error:
-                failures += 1
-                log.warning("lease_release_failed", error=f"{type(error).__name__}: {error}", attempt=failures)
-                await asyncio.sleep(min(0.2 * 2**failures, 5))
-        self._publishing_at_once = True
-        while True:
-            await self._at_once_committed.wait()
-            await self.publish_committed()
+        await asyncio.gather(*(self._relay_forever(band) for band in self._wakeups), self.watch_backlog())
 
     async def _relay_forever(self, band: Band) -> None:
         """Relays whenever this process commits outbox rows (wake), and polls for anything else."""

@@ -127,59 +127,27 @@ async def test_a_relay_round_below_the_urgent_lane_waits_for_a_lower_lane_connec
         await real_lanes[ROUTINE].release(connection)
 
 
-class ToldRelay:
-    """An OutboxDispatch that publishes urgent messages at once and records what each commit told it."""
-
-    lessee = "routing"
-
-    def __init__(self) -> None:
-        self.told: list[tuple[list[tuple[int, str]], set[tuple[int, str]]]] = []
-
-    def publishes_at_once(self, message: OutgoingMessage) -> bool:
-        return message.priority == LANE_PRIORITY[URGENT] and message.type == "pcms.message"
-
-    def committed(self, at_once: list[tuple[int, OutgoingMessage]], others: set[tuple[int, str]]) -> None:
-        self.told.append(([(row_id, message.message_id) for row_id, message in at_once], others))
-
-
-async def test_a_commit_hands_its_relay_the_rows_to_publish_at_once_leased_and_the_kinds_of_the_others(real_lanes, pool):
-    relay = ToldRelay()
+async def test_a_commit_tells_the_relay_the_priorities_and_types_of_its_rows_alone_and_at_the_end_of_a_batch(real_lanes):
+    woken: list[set[tuple[int, str]]] = []
 
     def a_unit(lane: str) -> AsyncpgUnitOfWork:
-        return AsyncpgUnitOfWork(real_lanes[lane], lambda c: c, dispatch=relay, priority=LANE_PRIORITY[lane])
+        return AsyncpgUnitOfWork(real_lanes[lane], lambda c: c, after_commit=woken.append, priority=LANE_PRIORITY[lane])
 
     def a_row(priority: int = 0, type_: str = "pcms.message") -> OutgoingMessage:
         return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.routine", body=b"{}", type=type_,
                                message_id=str(uuid4()), priority=priority)
 
-    alert, its_hop = a_row(), a_row(type_="pcms.hop_recorded")
     async with a_unit(URGENT) as alone:
-        alone.outbox.add(alert)
-        alone.outbox.add(its_hop)
+        alone.outbox.add(a_row())
     async with a_unit(URGENT):
         pass
-    rows = {row["message_id"]: row for row in await pool.fetch(
-        "SELECT id, message_id, next_attempt_at > now() + interval '10 seconds' AND leased_by = 'routing' AS leased "
-        "FROM outbox "
-        "WHERE message_id = ANY($1)", [alert.message_id, its_hop.message_id])}
-    assert relay.told == [([(rows[alert.message_id]["id"], alert.message_id)],
-                           {(LANE_PRIORITY[URGENT], "pcms.hop_recorded")})], "a commit without rows tells nothing"
-    assert {message_id: row["leased"] for message_id, row in rows.items()} == {
-        alert.message_id: True, its_hop.message_id: False}, "no take gives the alert while it is leased"
+    assert woken == [{(LANE_PRIORITY[URGENT], "pcms.message")}], "a commit without rows wakes nothing"
 
     async with SharedTransaction(real_lanes[ROUTINE]):
         for priority in (0, LANE_PRIORITY[BULK]):
             async with a_unit(ROUTINE) as in_batch:
                 in_batch.outbox.add(a_row(priority))
                 in_batch.outbox.add(a_row(priority, "pcms.hop_recorded"))
-        assert len(relay.told) == 1, "nothing is told before the batch commits"
-    assert relay.told[1] == ([], {(LANE_PRIORITY[lane], type_) for lane in (ROUTINE, BULK)
-                                  for type_ in ("pcms.message", "pcms.hop_recorded")})
-
-    in_urgent_batch = [a_row(LANE_PRIORITY[URGENT]) for _ in range(2)]
-    async with SharedTransaction(real_lanes[URGENT]):
-        for message in in_urgent_batch:
-            async with a_unit(URGENT) as unit:
-                unit.outbox.add(message)
-    assert [message_id for _, message_id in relay.told[2][0]] == [m.message_id for m in in_urgent_batch]
-    assert relay.told[2][1] == set()
+        assert len(woken) == 1, "nothing is woken before the batch commits"
+    assert woken[1] == {(LANE_PRIORITY[lane], type_) for lane in (ROUTINE, BULK)
+                        for type_ in ("pcms.message", "pcms.hop_recorded")}

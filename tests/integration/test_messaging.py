@@ -2,7 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import aio_pika
 import httpx
@@ -177,46 +177,6 @@ async def test_the_relay_reclaims_the_rows_it_marked_sent_once_enough_have_been(
         watching.cancel()
     assert reclaimed["vacuum_count"] == 1 and reclaimed["n_dead_tup"] == 0
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL") == 30
-
-
-async def test_an_alert_a_unit_of_work_commits_is_published_at_once_by_the_running_relay_and_marked_with_its_hop(
-        pool, broker_connection, keys, amqp_url):
-    publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "NE", amqp_url)
-    exchange = names.platform_exchange("NE")
-
-    def published_hop(sent: OutgoingMessage) -> list[OutgoingMessage]:
-        if sent.type != MESSAGE:
-            return []
-        hop = HopRecorded(event_id=uuid4(), message_id=UUID(sent.message_id), hop="published", platform="NE", service="relay",
-                          at=NOW)
-        return [outgoing(hop, exchange=exchange, routing_key=names.audit_key(hop.hop), priority=sent.priority)]
-
-    relay = OutboxRelay(AsyncpgOutboxStore(pool), publisher, batch_size=50, poll_seconds=3600, after_sent=published_hop)
-    running = asyncio.create_task(relay.run())
-    try:
-        alert = OutgoingMessage(exchange=exchange, routing_key="message.urgent.alert.urgent", body=b'{"kind": "alert"}',
-                                type=MESSAGE, message_id=str(uuid4()), priority=names.LANE_PRIORITY[names.URGENT])
-
-        async def started() -> None:
-            while not relay.publishes_at_once(alert):
-                await asyncio.sleep(0.01)
-        await asyncio.wait_for(started(), 5)
-        async with AsyncpgUnitOfWork(pool, lambda c: None, dispatch=relay) as uow:
-            uow.outbox.add(alert)
-
-        channel = await broker_connection.channel()
-        arrived = await next_message(channel, names.hub_ingress_queue("NE", names.URGENT))
-        assert arrived.message_id == alert.message_id and arrived.type == MESSAGE
-        recorded = parse(HOP_RECORDED, (await next_message(channel, names.audit_queue("NE", names.URGENT))).body)
-        assert recorded.hop == "published" and str(recorded.message_id) == alert.message_id
-
-        async def all_marked() -> None:  # the hop's round marks its row after the confirm the queue saw
-            while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
-                await asyncio.sleep(0.02)
-        await asyncio.wait_for(all_marked(), 5)
-        assert await pool.fetchval("SELECT attempts FROM outbox WHERE message_id = $1", alert.message_id) == 0
-    finally:
-        running.cancel()
 
 
 async def test_relay_keeps_an_unroutable_row_unsent_with_the_error(pool, broker_connection, keys, amqp_url):

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 @dataclass
 class Outbox:
     store: OutboxStore
-    add: Callable[..., Awaitable[list[int]]]  # (*messages, leased_by=None) -> their ids
+    add: Callable[..., Awaitable[None]]
 
 
 @pytest.fixture(params=["fake", "postgres"])
@@ -29,14 +29,14 @@ def outbox(request) -> Outbox:
     if request.param == "fake":
         fake = FakeOutboxStore()
 
-        async def add_to_fake(*messages: OutgoingMessage, leased_by: str | None = None) -> list[int]:
-            return fake.add(*messages, leased_by=leased_by)
+        async def add_to_fake(*messages: OutgoingMessage) -> None:
+            fake.add(*messages)
         return Outbox(fake, add_to_fake)
     pool: asyncpg.Pool = request.getfixturevalue("pool")
 
-    async def add_to_postgres(*messages: OutgoingMessage, leased_by: str | None = None) -> list[int]:
+    async def add_to_postgres(*messages: OutgoingMessage) -> None:
         async with pool.acquire() as connection:
-            return await insert_outbox_rows(connection, list(messages), [leased_by] * len(messages))
+            await insert_outbox_rows(connection, list(messages))
     return Outbox(AsyncpgOutboxStore(pool), add_to_postgres)
 
 
@@ -100,43 +100,6 @@ async def test_a_failed_row_stays_unsent_and_waits_before_it_is_taken_again(outb
 
     assert await taken(outbox.store) == []
     assert await outbox.store.unsent_by_priority() == {5: 1}
-
-
-async def test_a_leased_row_is_unsent_but_given_to_no_take_until_its_service_releases_its_leases(outbox):
-    leased, plain, of_another_service = a_row(9), a_row(9), a_row(9)
-    await outbox.add(leased, leased_by="routing")
-    await outbox.add(plain)
-    await outbox.add(of_another_service, leased_by="enrichment")
-
-    assert await taken(outbox.store) == [plain.message_id]
-    assert await outbox.store.unsent_by_priority() == {9: 3}
-    assert await outbox.store.release_leases("routing") == 1
-    assert await taken(outbox.store) == [leased.message_id, plain.message_id]
-
-
-async def test_settling_marks_the_rows_no_one_marked_before_with_the_follow_ups_of_those_only(outbox):
-    first, second = a_row(9), a_row(9)
-    first_id, second_id = await outbox.add(first, second, leased_by="routing")
-    hop_of_second, hop_of_first, second_hop_of_second = a_hop(9), a_hop(9), a_hop(9)
-
-    await outbox.store.settle([second_id], [(second_id, hop_of_second)], {})
-    await outbox.store.settle([first_id, second_id], [(first_id, hop_of_first), (second_id, second_hop_of_second)], {})
-
-    assert await taken(outbox.store) == [hop_of_second.message_id, hop_of_first.message_id]
-    assert await outbox.store.release_leases("routing") == 0, "a marked row holds no lease"
-
-
-async def test_a_row_settled_as_failed_waits_keeps_its_wait_when_leases_are_released_then_is_taken(outbox):
-    failing, sent = a_row(9), a_row(9)
-    failing_id, sent_id = await outbox.add(failing, sent, leased_by="routing")
-
-    await outbox.store.settle([sent_id], [], {failing_id: "NOT_FOUND - no exchange"})
-
-    assert await outbox.store.release_leases("routing") == 0
-    assert await taken(outbox.store) == []
-    assert await outbox.store.unsent_by_priority() == {9: 1}
-    await asyncio.sleep(1.1)  # a first failure waits 2**0 seconds
-    assert await taken(outbox.store) == [failing.message_id]
 
 
 async def test_rows_sent_longer_ago_than_asked_are_forgotten_and_unsent_rows_never(outbox):
