@@ -1,10 +1,9 @@
 """What a platform does: accept what its officers submit, take in what the hub delivers, acknowledge."""
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 from uuid import UUID, uuid5
 
 from shared.contracts.bodies import AcknowledgementState
@@ -14,7 +13,7 @@ from shared.contracts.identity import event_id, hop_event_id
 from shared.contracts.messages import Header, Message, SubmitAcknowledgement, SubmitRfi, stamp
 from shared.contracts.registry import MESSAGE
 from shared.messaging import names
-from shared.messaging.batch_end import defer_to_batch_end
+from shared.messaging.batch_end import defer_to_batch_end, now_or_at_batch_end
 from shared.messaging.outgoing import OutgoingMessage, outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.intake.domain.acknowledgements import (
@@ -218,35 +217,23 @@ async def when_message_dispatched_take_it_in(
             changes = [(acknowledged, message.origin, state, message.body.reason)
                        for acknowledged in acknowledged_ids(message)]
             # a receipt may confirm a hundred messages: a statement each cost the origin three a message
-            await _now_or_at_batch_end("deliveries", changes, uow=uow, write=lambda acknowledgements: (
+            await now_or_at_batch_end("deliveries", changes, uow=uow, write=lambda acknowledgements: (
                 uow.store.advance_deliveries([change for changes in acknowledgements for change in changes])))
             if message.body.state is AcknowledgementState.REFUSED:
                 await uow.store.close_rfi(message.in_reply_to, "sent", message.origin, RfiStatus.REFUSED,
                                           message.message_id)
         else:
-            await _now_or_at_batch_end("inbox", event, uow=uow, write=partial(_take_in, uow=uow, rfi_rule=rfi_rule))
+            await now_or_at_batch_end("inbox", event, uow=uow, write=partial(_take_in, uow=uow, rfi_rule=rfi_rule))
         uow.outbox.add(_hop(message, Hop.DELIVERED, platform, now, detail={"origin": message.origin, "rule": event.rule}))
         if needs_receipt(message) and queue_receipts:
             received, receipt_lane = Received.of(message), names.receipt_lane(lane)
-            await _now_or_at_batch_end(("queued receipts", receipt_lane), received, uow=uow,
+            await now_or_at_batch_end(("queued receipts", receipt_lane), received, uow=uow,
                                        write=lambda items: uow.store.queue_receipts(items, lane=receipt_lane))
         elif needs_receipt(message):
             if receipt_uow is None or not defer_to_batch_end(("receipt", receipt_group(message)), message, partial(
                     _send_receipts, new_uow=receipt_uow, platform=platform, clock=clock, new_id=new_id, lane=lane)):
                 await _accept_receipts([acknowledgement_of(message, AcknowledgementState.RECEIVED)], uow=uow,
                                        platform=platform, now=now, new_id=new_id, lane=names.receipt_lane(lane))
-
-
-async def _now_or_at_batch_end(key: Hashable, item: Any, *, uow: UnitOfWork[IntakeStore],
-                               write: Callable[[list[Any]], Awaitable[object]]) -> None:
-    """`write` of the items of one delivery batch under `key`, once, at the batch's end and in its transaction
-    (shared/messaging/batch_end.py); of this item alone, at once, outside a batch."""
-    async def at_batch_end(items: list[Any]) -> None:
-        async with uow:
-            await write(items)
-
-    if not defer_to_batch_end(key, item, at_batch_end):
-        await write([item])
 
 
 async def _take_in(events: list[MessageDispatched], *, uow: UnitOfWork[IntakeStore], rfi_rule: RfiRule) -> None:
@@ -295,7 +282,7 @@ async def when_routing_decided_record_it(notice: RoutingDecided, *, uow: UnitOfW
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notice)):
             return DUPLICATE
-        await _now_or_at_batch_end("routing decided", notice, uow=uow, write=partial(_record_decisions, uow=uow))
+        await now_or_at_batch_end("routing decided", notice, uow=uow, write=partial(_record_decisions, uow=uow))
     return None
 
 
@@ -317,7 +304,7 @@ async def when_match_found_record_it(notification: MatchFound, *, uow: UnitOfWor
     async with uow:
         if not await uow.claim(CONSUMER, event_id(notification)):
             return DUPLICATE
-        await _now_or_at_batch_end("matches", notification, uow=uow, write=lambda items: uow.store.save_matches(items))
+        await now_or_at_batch_end("matches", notification, uow=uow, write=lambda items: uow.store.save_matches(items))
     return None
 
 

@@ -1,6 +1,5 @@
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from uuid import UUID
 
 from shared.contracts.events import (
@@ -13,10 +12,9 @@ from shared.contracts.events import (
     RoutingDecided,
 )
 from shared.contracts.identity import derived_id, event_id, hop_event_id
-from shared.contracts.messages import Message
 from shared.federation import Federation
 from shared.messaging import names
-from shared.messaging.batch_end import defer_to_batch_end, deferred_in_batch
+from shared.messaging.batch_end import deferred_in_batch, now_or_at_batch_end
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.routing.domain.decisions import Original, RoutingDecision, decide
@@ -45,8 +43,7 @@ async def when_message_enriched_route_it(
         reference = message.in_reply_to or getattr(message.body, "supersedes", None)
         original = (_decided_earlier_in_batch(reference) or await uow.store.original(reference)) if reference else None
         decision = decide(message, federation=federation, policy=policy, original=original)
-        if not defer_to_batch_end(_DECISIONS, (message, decision), partial(_record_at_batch_end, uow=uow)):
-            await uow.store.record([(message, decision)])
+        await now_or_at_batch_end(_DECISIONS, (message, decision), uow=uow, write=lambda items: uow.store.record(items))
         now = clock()
         references_only = decision.hits == "references_only"
         for recipient in [*decision.recipients, *decision.held]:
@@ -75,11 +72,6 @@ def _decided_earlier_in_batch(message_id: UUID) -> Original | None:
     """A message routed by an earlier item of the same delivery batch, whose decision is not yet written."""
     return next((Original.of(message, decision) for message, decision in deferred_in_batch(_DECISIONS)
                  if message.message_id == message_id), None)
-
-
-async def _record_at_batch_end(decisions: list[tuple[Message, RoutingDecision]], *, uow: UnitOfWork[RoutingStore]) -> None:
-    async with uow:
-        await uow.store.record(decisions)
 
 
 def _notify_matches(

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from shared.messaging.ports import UnitOfWork
+
 Finish = Callable[[list[Any]], Awaitable[None]]
 
 
@@ -53,6 +55,19 @@ def defer_to_batch_end(key: Hashable, item: Any, finish: Finish) -> bool:
         return False
     end.defer(key, item, finish)
     return True
+
+
+async def now_or_at_batch_end(key: Hashable, item: Any, *, uow: UnitOfWork[Any],
+                              write: Callable[[list[Any]], Awaitable[object]]) -> None:
+    """`write` of the items of the open batch under `key`, once, at the batch's end and in its transaction (through
+    `uow`, entered again); of this item alone, at once, outside a batch. `write` reads `uow.store` when it runs: the
+    store of the unit of work then open."""
+    async def at_batch_end(items: list[Any]) -> None:
+        async with uow:
+            await write(items)
+
+    if not defer_to_batch_end(key, item, at_batch_end):
+        await write([item])
 
 
 def deferred_in_batch(key: Hashable) -> list[Any]:
