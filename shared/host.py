@@ -21,6 +21,7 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.federation import Federation, FederationFile
 from shared.logging import configure_logging
+from shared.memory import freeze_long_lived_objects
 from shared.messaging import names
 from shared.messaging.amqp import apply_topology
 from shared.messaging.outgoing import OutgoingMessage
@@ -183,14 +184,15 @@ async def _follow_membership(federation_file: FederationFile, broker: BrokerSess
 
 
 async def run_until_stopped(*workers: Awaitable[None]) -> None:
-    """Runs the workers until SIGINT/SIGTERM or until one of them fails."""
+    """Runs the workers until SIGINT/SIGTERM or until one of them fails. What start-up built is frozen first."""
+    frozen = freeze_long_lived_objects()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.ensure_future(worker) for worker in workers]
     stopper = asyncio.ensure_future(stop.wait())
-    log.info("service_started")
+    log.info("service_started", objects_frozen=frozen)
     try:
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -10,6 +10,7 @@ from shared.contracts.registry import MESSAGE
 from shared.federation import Federation
 from shared.host import infrastructure, run_until_stopped
 from shared.http import answer_unavailable_on, serve
+from shared.memory import freeze_long_lived_objects
 from shared.messaging import names
 from shared.messaging.runtime import Subscription, bind, wait_forever
 from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
@@ -62,6 +63,7 @@ async def main(settings: EnrichmentSettings) -> None:
             # Consumers start only once the index holds everything committed before: no message is
             # matched against a partial index, and none is added twice (see RegionalMatcher).
             await rebuild(matcher, AsyncpgRegionalIndex(infra.pool), batch_size=settings.rebuild_batch)
+            log.info("matcher_frozen", objects_frozen=freeze_long_lived_objects())
             await infra.start_consumers(subscriptions, names.AUDIT)
             await wait_forever()
 

@@ -6,6 +6,8 @@ import uvloop
 from shared.entrypoint import run_loop
 from shared.settings import ServiceSettings
 
+pytestmark = pytest.mark.unit
+
 
 def loop_type_running(event_loop: str) -> type:
     seen: list[type] = []
