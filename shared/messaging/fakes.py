@@ -76,7 +76,6 @@ class FakeUnitOfWork(Generic[StoreT]):
 @dataclass
 class FakeOutboxRow:
     message: OutgoingMessage
-    sent_at: float | None = None
     attempts: int = 0
     next_attempt_at: float = 0.0
     last_error: str | None = None
@@ -84,12 +83,13 @@ class FakeOutboxRow:
 
 class FakeOutboxStore:
     """The relay's outbox in memory, as AsyncpgOutboxStore keeps it: unsent rows taken highest priority first, then
-    oldest; a failed row waits 2**attempts seconds (at most 60). Records the priorities and rows asked of every
-    take."""
+    oldest; a failed row waits 2**attempts seconds (at most 60); a sent row leaves the outbox. Records the priorities
+    and rows asked of every take, and what was sent."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.rows: dict[int, FakeOutboxRow] = {}
         self.takes: list[tuple[tuple[int, int], Rows]] = []
+        self.sent: list[OutgoingMessage] = []
         self._clock = clock
         self._next_id = 1
 
@@ -98,10 +98,6 @@ class FakeOutboxStore:
             self.rows[self._next_id] = FakeOutboxRow(message)
             self._next_id += 1
 
-    @property
-    def sent(self) -> list[OutgoingMessage]:
-        return [row.message for row in self.rows.values() if row.sent_at is not None]
-
     @asynccontextmanager
     async def take(
         self, limit: int, *, priorities: tuple[int, int] = ALL_PRIORITIES, rows: Rows = Rows.ALL
@@ -109,12 +105,12 @@ class FakeOutboxStore:
         self.takes.append((priorities, rows))
         low, high, now = *priorities, self._clock()
         due = [(row_id, row.message) for row_id, row in self.rows.items()
-               if row.sent_at is None and row.next_attempt_at <= now and low <= row.message.priority <= high
+               if row.next_attempt_at <= now and low <= row.message.priority <= high
                and rows.takes(row.message.type)]
         batch = OutboxBatch(sorted(due, key=lambda taken: (-taken[1].priority, taken[0]))[:limit])
         yield batch
         for row_id in batch.sent:
-            self.rows[row_id].sent_at = self._clock()
+            self.sent.append(self.rows.pop(row_id).message)
         self.add(*batch.follow_ups)
         for row_id, error in batch.failed.items():
             row = self.rows[row_id]
@@ -123,14 +119,11 @@ class FakeOutboxStore:
             row.last_error = error[:2000]
 
     async def unsent_by_priority(self) -> dict[int, int]:
-        return dict(Counter(row.message.priority for row in self.rows.values() if row.sent_at is None))
+        return dict(Counter(row.message.priority for row in self.rows.values()))
 
-    async def forget_sent(self, older_than_seconds: float) -> int:
-        horizon = self._clock() - older_than_seconds
-        old = [row_id for row_id, row in self.rows.items() if row.sent_at is not None and row.sent_at < horizon]
-        for row_id in old:
-            del self.rows[row_id]
-        return len(old)
+    async def forget_sent(self) -> int:
+        """No earlier release ever marked a row of this store sent."""
+        return 0
 
     async def reclaim_sent(self) -> None:
-        """Nothing to reclaim in memory: a forgotten row is gone at once."""
+        """Nothing to reclaim in memory: a sent row is gone at once."""

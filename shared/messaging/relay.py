@@ -73,11 +73,13 @@ class OutboxStore(Protocol):
         """Unsent rows by outbox priority."""
         ...
 
-    async def forget_sent(self, older_than_seconds: float) -> int: ...
+    async def forget_sent(self) -> int:
+        """Deletes rows an earlier release marked sent and kept (a sent row is deleted with its confirm now)."""
+        ...
 
     async def reclaim_sent(self) -> None:
-        """Frees what rows marked sent leave behind (old row versions, their index entries), so a take never walks
-        them; without it, only autovacuum would, if the server runs it."""
+        """Frees what sent rows leave behind (dead row versions, their index entries), so a take never walks them;
+        without it, only autovacuum would, if the server runs it."""
         ...
 
 
@@ -169,8 +171,9 @@ class OutboxRelay:
         floor = names.LANE_PRIORITY[lane]
         return sum(count for priority, count in self._unsent.items() if priority >= floor)
 
-    async def watch_backlog(self, *, every_seconds: float = 2.0, keep_sent_seconds: float = 86_400) -> None:
-        """Keeps the backlog current for backpressure, reclaims rows marked sent and forgets rows sent long ago."""
+    async def watch_backlog(self, *, every_seconds: float = 2.0) -> None:
+        """Keeps the backlog current for backpressure, reclaims what sent rows left behind and forgets rows an
+        earlier release marked sent."""
         rounds = 0
         while True:
             try:
@@ -179,7 +182,7 @@ class OutboxRelay:
                     self._sent_since_reclaim = 0
                     await self._store.reclaim_sent()
                 if rounds % 30 == 0:
-                    await self._store.forget_sent(keep_sent_seconds)
+                    await self._store.forget_sent()
             except Exception as error:
                 log.warning("backlog_check_failed", error=f"{type(error).__name__}: {error}")
             rounds += 1

@@ -1,6 +1,5 @@
 """The relay's outbox (OutboxStore), written once, run against the in-memory store and PostgreSQL."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import uuid4
@@ -80,7 +79,7 @@ async def test_a_take_of_lingering_rows_gives_only_those_a_take_of_prompt_rows_t
     assert await outbox.store.unsent_by_priority() == {9: 2, 5: 2}
 
 
-async def test_rows_marked_sent_are_not_taken_again_and_follow_ups_are_added_unsent(outbox):
+async def test_sent_rows_are_not_taken_again_and_follow_ups_are_added_unsent(outbox):
     first, second, follow_up = a_row(5), a_row(5), a_row(5)
     await outbox.add(first, second)
     async with outbox.store.take(1) as batch:
@@ -102,24 +101,36 @@ async def test_a_failed_row_stays_unsent_and_waits_before_it_is_taken_again(outb
     assert await outbox.store.unsent_by_priority() == {5: 1}
 
 
-async def test_rows_sent_longer_ago_than_asked_are_forgotten_and_unsent_rows_never(outbox):
+async def test_a_sent_row_leaves_the_table_with_its_confirm_and_an_unsent_one_stays(pool):
+    store = AsyncpgOutboxStore(pool)
     sent, unsent = a_row(5), a_row(1)
-    await outbox.add(sent, unsent)
-    async with outbox.store.take(1) as batch:
+    async with pool.acquire() as connection:
+        await insert_outbox_rows(connection, [sent, unsent])
+    async with store.take(1) as batch:
         batch.sent.extend(row_id for row_id, _ in batch.rows)
-    await asyncio.sleep(0.05)
 
-    assert await outbox.store.forget_sent(3600) == 0
-    assert await outbox.store.forget_sent(0.01) == 1
-    assert await outbox.store.unsent_by_priority() == {1: 1}
-    assert await taken(outbox.store) == [unsent.message_id]
+    assert [row["message_id"] for row in await pool.fetch("SELECT message_id FROM outbox")] == [unsent.message_id]
+
+
+async def test_rows_an_earlier_release_marked_sent_are_forgotten_and_unsent_rows_never(pool):
+    store = AsyncpgOutboxStore(pool)
+    kept_by_an_earlier_release, unsent = [a_row(5), a_row(5), a_row(5)], a_row(1)
+    async with pool.acquire() as connection:
+        await insert_outbox_rows(connection, [*kept_by_an_earlier_release, unsent])
+    await pool.execute("UPDATE outbox SET sent_at = now() WHERE message_id = ANY($1::text[])",
+                       [row.message_id for row in kept_by_an_earlier_release])
+
+    assert await store.forget_sent(per_statement=2) == 3
+    assert await store.forget_sent() == 0
+    assert await store.unsent_by_priority() == {1: 1}
+    assert await taken(store) == [unsent.message_id]
 
 
 async def test_reclaiming_sent_rows_analyses_only_the_columns_a_take_is_planned_on(pool):
     store = AsyncpgOutboxStore(pool)
     async with pool.acquire() as connection:
-        await insert_outbox_rows(connection, [a_row(5)])
-    async with store.take(10) as batch:
+        await insert_outbox_rows(connection, [a_row(5), a_row(1)])  # one row stays unsent: there is something to analyse
+    async with store.take(1) as batch:
         batch.sent.extend(row_id for row_id, _ in batch.rows)
 
     async def analysed() -> set[str]:
