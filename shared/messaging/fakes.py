@@ -84,12 +84,11 @@ class FakeOutboxRow:
 class FakeOutboxStore:
     """The relay's outbox in memory, as AsyncpgOutboxStore keeps it: unsent rows taken highest priority first, then
     oldest; a failed row waits 2**attempts seconds (at most 60); a sent row leaves the outbox. Records the priorities
-    and rows asked of every take, and what was sent."""
+    and rows asked of every take."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.rows: dict[int, FakeOutboxRow] = {}
         self.takes: list[tuple[tuple[int, int], Rows]] = []
-        self.sent: list[OutgoingMessage] = []
         self._clock = clock
         self._next_id = 1
 
@@ -110,7 +109,7 @@ class FakeOutboxStore:
         batch = OutboxBatch(sorted(due, key=lambda taken: (-taken[1].priority, taken[0]))[:limit])
         yield batch
         for row_id in batch.sent:
-            self.sent.append(self.rows.pop(row_id).message)
+            del self.rows[row_id]
         self.add(*batch.follow_ups)
         for row_id, error in batch.failed.items():
             row = self.rows[row_id]

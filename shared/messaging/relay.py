@@ -1,4 +1,4 @@
-"""The outbox relay: publishes committed outbox rows with confirms, marks them sent after the confirm."""
+"""The outbox relay: publishes committed outbox rows with confirms, deletes them after the confirm."""
 
 import asyncio
 from collections.abc import Callable, Iterable
@@ -107,7 +107,7 @@ class OutboxRelay:
         lane, the others in a BatchRelayed per destination). Sent with each message, they were most of an alert's
         deliveries: each hop is consumed by two audits, and an alert with hits told its origin and the hub three
         times more.
-        Every `reclaim_every_sent` rows marked sent, the backlog watcher has the store reclaim them."""
+        Every `reclaim_every_sent` rows sent, the backlog watcher has the store reclaim them."""
         self._store = store
         self._max_batch_items = max_batch_items
         self._after_sent = after_sent

@@ -67,7 +67,7 @@ async def test_topology_declares_quorum_queues_that_dead_letter_and_can_be_appli
         "suspended: its traffic is held in its queues")
 
 
-async def test_relay_publishes_committed_rows_with_confirms_and_marks_them_sent(pool, broker_connection, keys, amqp_url):
+async def test_relay_publishes_committed_rows_with_confirms_and_deletes_them(pool, broker_connection, keys, amqp_url):
     channel = await broker_connection.channel()
     publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     hop = a_hop()
@@ -145,7 +145,7 @@ async def test_applying_the_topology_over_an_earlier_release_unbinds_its_one_aud
         await connection.close()
 
 
-async def test_the_relay_reclaims_the_rows_it_marked_sent_once_enough_have_been(pool, broker_connection, keys, amqp_url):
+async def test_the_relay_reclaims_the_rows_it_sent_once_enough_have_been(pool, broker_connection, keys, amqp_url):
     publisher = publisher_for(await open_publishing_channel(broker_connection), keys, "HUB", amqp_url)
     async with AsyncpgUnitOfWork(pool, lambda c: None) as uow:
         for _ in range(30):
