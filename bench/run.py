@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import null_pipeline, profiling, raw
+from shared.entrypoint import run_loop
 from bench.infra import (
     Broker,
     RunningFederation,
@@ -193,7 +194,8 @@ def run_federation(args: argparse.Namespace, broker: Broker, work_dir: Path, mem
         time.sleep(10)
         cost["idle_cpu_seconds_per_10s"] = round(sum(fed.cpu()[n] - s for n, s in idle_cpu.items()), 3)
         results["cost"] = cost
-        asyncio.run(_federation_parts(args, broker, fed, work_dir, loads, duration, size, parts, results))
+        # the load generator's loop is the services' own (uvloop): what it spends is taken from the services
+        run_loop(_federation_parts(args, broker, fed, work_dir, loads, duration, size, parts, results), "uvloop")
         wait_idle(broker, fed.vhost, timeout=120)
         time.sleep(3)
         cost["idle_memory_after_load"] = fed.memory()
