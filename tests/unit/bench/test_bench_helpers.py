@@ -156,6 +156,15 @@ def test_the_import_target_is_met_or_missed_only_by_an_import_of_100_000_records
     assert bulk_verdict(2_000, 2.39) == [119.5, "met if projected"]
 
 
+def test_memory_is_judged_idle_after_start_and_idle_again_after_the_load():
+    memory = {"audit@NE": {"idle_mb": 77.2, "idle_after_load_mb": 162.2, "peak_mb": 162.2},
+              "routing@HUB": {"idle_mb": 65.7, "idle_after_load_mb": 82.9, "peak_mb": 86.3}}
+    found = verdicts({"ratios": {"real_over_null": None}, "cost": {"memory": memory}})
+
+    assert found["every service idle <= 150 MB"] == [77.2, "met"]
+    assert found["every service idle after the load <= 150 MB"] == [162.2, "missed"]
+
+
 def test_the_table_shows_the_floor_of_one_broker_hop_and_survives_its_failure(monkeypatch):
     from rich.console import Console
 
