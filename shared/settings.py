@@ -17,7 +17,7 @@ class ServiceSettings(BaseSettings):
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop", description="The process's event loop: uvloop (libuv), or Python's own asyncio loop. Each "
         "message costs a few dozen loop callbacks (broker frames, database round trips, HTTP); uvloop runs them for "
-        "less CPU (figures in README, 5 Dec morning).")
+        "less CPU (figures in docs/benchmarks.md, 5 Dec morning).")
     amqp_url: SecretStr = Field(
         default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
         validation_alias=AliasChoices("PCMS_AMQP_URL", "AMQP_URL"),
