@@ -32,7 +32,7 @@ from shared.messaging import names
 from shared.messaging.outgoing import OutgoingMessage
 from services.audit import adapters
 from services.audit.domain.checkpoint import Checkpoint, sign_checkpoint, verify_checkpoint
-from services.audit.domain.merkle import MerkleTree
+from services.audit.domain.merkle import RECENT_LEAVES, MerkleTree, PrunedHashes
 from services.audit.keys import Signer
 
 log = structlog.get_logger("audit.appender")
@@ -59,7 +59,10 @@ class AuditAppender:
         publish: Publish | None = None,
         checkpoint_max_leaves: int = 10_000,
         platform: str = "HUB",
+        keep_recent_leaves: int = RECENT_LEAVES,
     ) -> None:
+        """The tree keeps its lowest levels for its last `keep_recent_leaves` leaves only: a checkpoint, its
+        leaves and its proofs come from memory; one older than that (published late) is rebuilt from storage."""
         self._pool = pool
         self._signer = signer
         self._batch_max = batch_max
@@ -69,6 +72,7 @@ class AuditAppender:
         self._publish = publish
         self._max_leaves = checkpoint_max_leaves
         self._platform = platform
+        self._keep_recent = keep_recent_leaves
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._tree = MerkleTree()
         self._latest: Checkpoint | None = None
@@ -132,6 +136,7 @@ class AuditAppender:
         if self._tree.size and (self._latest is None or self._latest.size < self._tree.size):
             self._first_unsigned_at = time.monotonic()
         self.intact_at_start = self._matches_checkpoints(stored)
+        self._tree.keep_recent_only(self._keep_recent)
 
     def _matches_checkpoints(self, stored: list[Checkpoint]) -> bool:
         """A quick self-check at start: stored leaf hashes against the signed roots (full check: pcms audit verify)."""
@@ -170,6 +175,7 @@ class AuditAppender:
             self._tree.extend(await adapters.leaf_hashes(source, self._tree.size, start))
         elif start < self._tree.size:  # the tree ran ahead of a transaction that did not commit: rebuild it
             self._tree = MerkleTree(await adapters.leaf_hashes(source, 0, start))
+            self._tree.keep_recent_only(self._keep_recent)
 
     def _checkpoint_due(self) -> bool:
         signed = self._latest.size if self._latest else 0
@@ -281,7 +287,7 @@ class AuditAppender:
         previous = 0
         for checkpoint in stored:
             if checkpoint.size not in published and checkpoint.size <= self._tree.size:
-                await self._publish(self.checkpoint_message(checkpoint, previous))
+                await self._publish(await self._checkpoint_message_any_age(checkpoint, previous))
                 async with self._pool.acquire() as connection, connection.transaction():
                     await connection.execute(f"SET LOCAL ROLE {adapters.WRITER_ROLE}")
                     await connection.execute(
@@ -290,8 +296,19 @@ class AuditAppender:
                 log.info("audit_checkpoint_published", size=checkpoint.size, previous_size=previous)
             previous = checkpoint.size
 
-    def checkpoint_message(self, checkpoint: Checkpoint, previous_size: int) -> OutgoingMessage:
-        tree = self._tree
+    async def _checkpoint_message_any_age(self, checkpoint: Checkpoint, previous_size: int) -> OutgoingMessage:
+        try:
+            return self.checkpoint_message(checkpoint, previous_size)
+        except PrunedHashes:  # left unpublished while its hashes left memory: rebuild its tree from storage
+            log.warning("audit_checkpoint_rebuilt_from_storage", size=checkpoint.size, previous_size=previous_size,
+                        held_from=self._tree.first_held)
+            async with self._pool.acquire() as connection:
+                tree = MerkleTree(await adapters.leaf_hashes(connection, 0, checkpoint.size))
+            return self.checkpoint_message(checkpoint, previous_size, tree)
+
+    def checkpoint_message(self, checkpoint: Checkpoint, previous_size: int,
+                           tree: MerkleTree | None = None) -> OutgoingMessage:
+        tree = self._tree if tree is None else tree
         count = checkpoint.size - previous_size
         leaves = [tree.leaf(i).hex() for i in range(previous_size, checkpoint.size)] if count <= self._max_leaves else []
         event = CheckpointPublished(

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from shared.contracts.events import CheckpointPublished
 from services.audit import adapters
 from services.audit.domain.checkpoint import Checkpoint, key_id, public_key_from_raw, public_key_to_raw
-from services.audit.domain.merkle import MerkleTree
+from services.audit.domain.merkle import RECENT_LEAVES, MerkleTree, PrunedHashes
 from services.audit.domain.witness import Rejection, WitnessState, WitnessVerdict, check_new_checkpoint
 
 log = structlog.get_logger("audit.witness")
@@ -52,11 +52,15 @@ class CheckpointWitness:
         log_id: str,
         trusted_keys: dict[str, Ed25519PublicKey],
         trust_on_first_use: bool,
+        keep_recent_leaves: int = RECENT_LEAVES,
     ) -> None:
+        """The mirror keeps its lowest levels for its last `keep_recent_leaves` leaves only; a checkpoint that
+        reaches further back is judged again on the whole mirror, read from storage."""
         self._pool = pool
         self._log_id = log_id
         self._trusted = dict(trusted_keys)
         self._tofu = trust_on_first_use
+        self._keep_recent = keep_recent_leaves
         self._lock = asyncio.Lock()
         self._learned: dict[str, Ed25519PublicKey] = {}
         self._state = WitnessState(log_id)
@@ -82,6 +86,7 @@ class CheckpointWitness:
                              for kid, raw in (await adapters.witness_keys(connection, self._log_id)).items()}
             accepted = await adapters.witness_checkpoints(connection, self._log_id)
             self._mirror = MerkleTree(await adapters.mirror_leaves(connection, self._log_id))
+        self._mirror.keep_recent_only(self._keep_recent)
         self._accepted = {(c.size, c.root) for c in accepted}
         self._state = WitnessState(self._log_id, max(accepted, key=lambda c: c.size) if accepted else None)
 
@@ -90,10 +95,23 @@ class CheckpointWitness:
 
     async def observe(self, message: CheckpointPublished) -> Outcome:
         async with self._lock:
-            outcome = await self._observe(message)
-            if outcome.status == "accepted":
-                await self._retry_pending()
-            return outcome
+            try:
+                outcome = await self._observe_on_whole_mirror_if_needed(message)
+                if outcome.status == "accepted":
+                    await self._retry_pending()
+                return outcome
+            finally:
+                self._mirror.keep_recent_only(self._keep_recent)
+
+    async def _observe_on_whole_mirror_if_needed(self, message: CheckpointPublished, *, retried: bool = False) -> Outcome:
+        try:
+            return await self._observe(message, retried=retried)
+        except PrunedHashes:  # it reaches back beyond the mirror's recent leaves: judge it again on all of them
+            log.warning("audit_checkpoint_judged_on_whole_mirror", size=message.size,
+                        previous_size=message.previous_size, held_from=self._mirror.first_held)
+            self._staged = None
+            await self._reload_mirror()
+            return await self._observe(message, retried=retried)
 
     async def _retry_pending(self) -> None:
         progressed = True
@@ -106,7 +124,7 @@ class CheckpointWitness:
                 latest_size = self._state.latest.size if self._state.latest else 0
                 if message.previous_size > latest_size and message.size > latest_size:
                     continue
-                outcome = await self._observe(message, retried=True)
+                outcome = await self._observe_on_whole_mirror_if_needed(message, retried=True)
                 progressed = progressed or outcome.status == "accepted"
 
     async def _observe(self, message: CheckpointPublished, *, retried: bool = False) -> Outcome:

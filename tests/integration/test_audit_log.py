@@ -26,6 +26,7 @@ from services.audit.keys import log_id_for, signer_from_key
 from services.audit.verification import load_witness_copy, verify_database
 from services.audit.witnessing import CheckpointWitness
 from shared.contracts.events import CheckpointPublished, HopRecorded
+from shared.messaging.outgoing import OutgoingMessage
 from shared.db.connect import create_pool, ensure_database
 from shared.db.migrate import migrate
 from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
@@ -457,6 +458,46 @@ async def test_a_checkpoint_arriving_before_its_predecessor_waits_then_is_accept
     assert witness.latest.size == 30 and witness.mirror_size == 30
     assert (await witness.observe(messages[1])).status == "duplicate"
     assert (await verify(pool, witness_pool)).ok
+
+
+async def test_a_witness_keeping_only_recent_leaves_judges_a_late_older_checkpoint_on_every_leaf(pool, witness_pool):
+    log = await build_log(pool, tuple(range(500, 3_001, 500)))
+    await log.stop()
+    stored = {c.size: c for c in await adapters.checkpoints(pool, LOG_ID)}
+    witness = await new_witness(witness_pool, keep_recent_leaves=1_024)
+    first = CheckpointPublished.model_validate_json(log.checkpoint_message(stored[500], 0).body)
+    leap = CheckpointPublished.model_validate_json(log.checkpoint_message(stored[3_000], 500).body)
+    late = CheckpointPublished.model_validate_json(log.checkpoint_message(stored[1_000], 500).body)
+    assert (await witness.observe(first)).status == "accepted"
+    assert (await witness.observe(leap)).status == "accepted"
+    # the mirror no longer holds the hashes below size 1,000 in memory: the late checkpoint is judged on storage's
+    outcome = await witness.observe(late)
+    assert outcome.status == "accepted" and "matches the mirrored leaves up to 1000" in outcome.detail
+    assert witness.latest.size == 3_000 and witness.mirror_size == 3_000
+    assert (await verify(pool, witness_pool)).ok
+
+
+async def test_a_checkpoint_published_after_its_hashes_left_memory_is_rebuilt_from_storage(pool, witness_pool):
+    unpublished = await build_log(pool, tuple(range(500, 3_001, 500)))
+    await unpublished.stop()
+    sent: list[OutgoingMessage] = []
+
+    async def publish(message: OutgoingMessage) -> None:
+        sent.append(message)
+
+    log = appender(pool, publish=publish, keep_recent_leaves=1_024)
+    await log.start()
+    try:
+        for _ in range(200):
+            if len(sent) == 6:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await log.stop()
+    assert log.tree.first_held > 1_000
+    witness = await new_witness(witness_pool)
+    outcomes = [(await witness.observe(CheckpointPublished.model_validate_json(m.body))).status for m in sent]
+    assert outcomes == ["accepted"] * 6 and witness.mirror_size == 3_000
 
 
 # The API: queries, reads recorded, CSV

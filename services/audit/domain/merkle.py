@@ -17,6 +17,11 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 # Proofs for trees of up to 2**64 leaves never exceed 2 * 64 hashes.
 _MAX_PROOF_LENGTH = 128
 
+# keep_recent_only keeps levels from this height up whole: 64 / 2**8 bytes per leaf
+KEPT_HEIGHT = 8
+# what the services' long-lived trees keep whole: 65 checkpoints of 1,000 entries, about 5 MB
+RECENT_LEAVES = 1 << 16
+
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 _sha256 = hashlib.sha256
@@ -54,19 +59,29 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+class PrunedHashes(LookupError):
+    """The tree no longer holds the hashes this asks for (keep_recent_only): rebuild it from the stored leaves."""
+
+
 class MerkleTree:
     """Append-only tree keeping every complete subtree hash.
 
     Level h holds the hashes of the aligned subtrees of 2**h leaves, packed in
     one bytearray, so the tree costs about 64 bytes per leaf. Any past root and
     any RFC proof is assembled from at most O(log^2 n) stored hashes.
+
+    A long-lived tree may keep its lowest levels for its recent leaves only
+    (keep_recent_only): what it still holds then costs a quarter of a byte per
+    leaf, and a root, leaf or proof reaching further back raises PrunedHashes.
     """
 
-    __slots__ = ("_levels", "_size")
+    __slots__ = ("_levels", "_size", "_first", "_keep_recent")
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
         self._levels: list[bytearray] = [bytearray()]
+        self._first: list[int] = [0]  # per level, the index of the first hash held
         self._size = 0
+        self._keep_recent: int | None = None
         self.extend(leaf_hashes)
 
     def __len__(self) -> int:
@@ -91,6 +106,7 @@ class MerkleTree:
             height += 1
             if height == len(levels):
                 levels.append(bytearray())
+                self._first.append(0)
             levels[height] += parent
             count >>= 1
         return index
@@ -98,6 +114,36 @@ class MerkleTree:
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         for leaf in leaf_hashes:
             self.append(leaf)
+        if self._keep_recent is not None:
+            self._prune()
+
+    def keep_recent_only(self, leaves: int) -> None:
+        """From now on, hold the levels below KEPT_HEIGHT for about the last `leaves` leaves only: every root and
+        proof from a size that recent on, and every recent leaf, stay available; the rest raise PrunedHashes."""
+        if leaves < 4 << KEPT_HEIGHT:
+            raise ValueError(f"keep at least {4 << KEPT_HEIGHT} recent leaves, not {leaves}")
+        self._keep_recent = leaves
+        self._prune()
+
+    @property
+    def first_held(self) -> int:
+        """The first leaf whose hash the tree still holds."""
+        return self._first[0]
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(len(level) for level in self._levels)
+
+    def _prune(self) -> None:
+        assert self._keep_recent is not None
+        # cut at a multiple of 2**KEPT_HEIGHT, so every level below keeps whole subtrees; cut in steps, not per leaf
+        cut = max(0, self._size - self._keep_recent) >> KEPT_HEIGHT << KEPT_HEIGHT
+        if cut - self._first[0] < self._keep_recent // 4:
+            return
+        for height in range(min(KEPT_HEIGHT, len(self._levels))):
+            first = cut >> height
+            del self._levels[height][: (first - self._first[height]) * HASH_SIZE]
+            self._first[height] = first
 
     def leaf(self, index: int) -> bytes:
         self._check_index(index, self._size)
@@ -169,7 +215,10 @@ class MerkleTree:
         return result
 
     def _stored(self, height: int, index: int) -> bytes:
-        offset = index * HASH_SIZE
+        first = self._first[height]
+        if index < first:
+            raise PrunedHashes(f"the hashes of leaves before {self._first[0]} are no longer held in memory")
+        offset = (index - first) * HASH_SIZE
         return bytes(self._levels[height][offset : offset + HASH_SIZE])
 
     def _check_size(self, size: int) -> None:

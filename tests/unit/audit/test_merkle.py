@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from services.audit.domain.merkle import (
     EMPTY_ROOT,
     MerkleTree,
+    PrunedHashes,
     leaf_hash,
     node_hash,
     root_from_leaf_hashes,
@@ -332,3 +333,51 @@ def test_consistency_proof_never_verifies_after_any_leaf_below_the_old_size_chan
     leaves[changed] = leaf_hash(b"rewritten")
     forged = MerkleTree(leaves)
     assert not verify_consistency(old_size, size, old_root, forged.root(), forged.consistency_proof(old_size))
+
+
+def test_a_tree_keeping_its_recent_leaves_gives_every_recent_root_proof_and_leaf_of_the_whole_tree():
+    leaves = synthetic_leaves(5_000, b"recent")
+    whole, recent = MerkleTree(), MerkleTree()
+    recent.keep_recent_only(1_024)
+    position = 0
+    for chunk in (1, 255, 700, 33, 1_500, 511, 2_000):
+        whole.extend(leaves[position:position + chunk])
+        recent.extend(leaves[position:position + chunk])
+        position += chunk
+    assert position == 5_000 and recent.first_held > 0 and recent.first_held % 256 == 0
+    assert recent.root() == whole.root()
+    for size in range(recent.first_held, 5_001, 17):
+        assert recent.root_at(size) == whole.root_at(size)
+        assert recent.consistency_proof(size) == whole.consistency_proof(size)
+        if size < 5_000:
+            assert recent.leaf(size) == whole.leaf(size)
+            assert recent.inclusion_proof(size) == whole.inclusion_proof(size)
+
+
+def test_what_a_tree_keeping_its_recent_leaves_no_longer_holds_raises_pruned_hashes():
+    recent = MerkleTree()
+    recent.keep_recent_only(1_024)
+    recent.extend(synthetic_leaves(5_000))
+    old = recent.first_held - 1
+    for reach_back in (lambda: recent.leaf(old), lambda: recent.root_at(old), lambda: recent.consistency_proof(old),
+                       lambda: recent.inclusion_proof(old)):
+        with pytest.raises(PrunedHashes):
+            reach_back()
+
+
+def test_beyond_its_recent_leaves_a_tree_holds_a_quarter_byte_a_leaf():
+    whole, recent = MerkleTree(), MerkleTree()
+    recent.keep_recent_only(1_024)
+    leaves = synthetic_leaves(200_000)
+    for start in range(0, 200_000, 1_000):
+        whole.extend(leaves[start:start + 1_000])
+        recent.extend(leaves[start:start + 1_000])
+    window = (1_024 + 1_024 // 4 + 256) * 64
+    assert whole.held_bytes > 200_000 * 63
+    assert recent.held_bytes < 200_000 // 4 + window
+    assert recent.root() == whole.root()
+
+
+def test_a_tree_keeps_at_least_four_of_its_kept_subtrees_whole():
+    with pytest.raises(ValueError, match="at least 1024"):
+        MerkleTree().keep_recent_only(1_000)
