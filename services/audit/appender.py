@@ -285,9 +285,19 @@ class AuditAppender:
                 "SELECT size FROM audit_checkpoint_publications WHERE log_id = $1", self._signer.log_id)}
             stored = await adapters.checkpoints(connection, self._signer.log_id)
         previous = 0
+        from_storage: MerkleTree | None = None  # read once a pass, for checkpoints whose hashes left memory
         for checkpoint in stored:
             if checkpoint.size not in published and checkpoint.size <= self._tree.size:
-                await self._publish(await self._checkpoint_message_any_age(checkpoint, previous))
+                try:
+                    message = self.checkpoint_message(checkpoint, previous)
+                except PrunedHashes:  # left unpublished that long: its leaves and proof come from storage
+                    if from_storage is None or from_storage.size < checkpoint.size:
+                        log.warning("audit_checkpoint_rebuilt_from_storage", size=checkpoint.size,
+                                    previous_size=previous, held_from=self._tree.first_held)
+                        async with self._pool.acquire() as connection:
+                            from_storage = MerkleTree(await adapters.leaf_hashes(connection, 0, self._tree.size))
+                    message = self.checkpoint_message(checkpoint, previous, from_storage)
+                await self._publish(message)
                 async with self._pool.acquire() as connection, connection.transaction():
                     await connection.execute(f"SET LOCAL ROLE {adapters.WRITER_ROLE}")
                     await connection.execute(
@@ -295,16 +305,6 @@ class AuditAppender:
                         "ON CONFLICT DO NOTHING", self._signer.log_id, checkpoint.size)
                 log.info("audit_checkpoint_published", size=checkpoint.size, previous_size=previous)
             previous = checkpoint.size
-
-    async def _checkpoint_message_any_age(self, checkpoint: Checkpoint, previous_size: int) -> OutgoingMessage:
-        try:
-            return self.checkpoint_message(checkpoint, previous_size)
-        except PrunedHashes:  # left unpublished while its hashes left memory: rebuild its tree from storage
-            log.warning("audit_checkpoint_rebuilt_from_storage", size=checkpoint.size, previous_size=previous_size,
-                        held_from=self._tree.first_held)
-            async with self._pool.acquire() as connection:
-                tree = MerkleTree(await adapters.leaf_hashes(connection, 0, checkpoint.size))
-            return self.checkpoint_message(checkpoint, previous_size, tree)
 
     def checkpoint_message(self, checkpoint: Checkpoint, previous_size: int,
                            tree: MerkleTree | None = None) -> OutgoingMessage:
