@@ -85,3 +85,47 @@ def test_very_common_name_without_other_support_is_capped_at_review() -> None:
 def test_candidates_explain_their_score(index: CandidateIndex) -> None:
     top = index.query(person("Mohammed Ould Ahmad", birth_date="1985"))[0]
     assert top.explanation and top.explanation[0].startswith("names")
+
+
+def vehicles_with_their_canonicals(count: int) -> list[tuple[Vehicle, dict]]:
+    from services.enrichment.domain.normalise.entities import vehicle_canonical
+
+    found = []
+    for i in range(count):
+        vehicle = Vehicle(plate=f"{i % 50:02d}-AB-NE", plate_country="NE" if i % 3 else None, vin=f"VF1AB{i:012d}",
+                          make=f"make {i % 4}", model="Hilux", colour="blanc")
+        found.append((vehicle, vehicle_canonical(vehicle, "NE")[0]))
+    return found
+
+
+def test_a_stored_vehicle_scores_as_a_direct_comparison_of_the_whole_records() -> None:
+    from services.enrichment.domain.matching import compare
+
+    vehicles = vehicles_with_their_canonicals(120)
+    built = CandidateIndex()
+    for n, (vehicle, _) in enumerate(vehicles):
+        built.add(ref("NE", n), vehicle, reporting_country="NE")
+    query = Vehicle(plate="07 AB NE", vin="VF1AB000000000007")
+    found = {candidate.ref: candidate for candidate in built.query(query, limit=200)}
+    assert set(found) == {ref("NE", 7), ref("NE", 57), ref("NE", 107)}
+    for n, (vehicle, _) in enumerate(vehicles):
+        if ref("NE", n) in found:
+            direct = compare(query, vehicle, reporting_country="NE")
+            assert (found[ref("NE", n)].score, found[ref("NE", n)].explanation) == (round(direct.score, 4), direct.explanation)
+    assert found[ref("NE", 7)].score == 1.0
+
+
+def test_a_stored_vehicle_costs_a_few_hundred_bytes_not_a_dict_of_its_whole_record() -> None:
+    import tracemalloc
+
+    vehicles = vehicles_with_their_canonicals(20_000)
+    tracemalloc.start()
+    try:
+        built = CandidateIndex()
+        for n, (_, canonical) in enumerate(vehicles):
+            built.add_canonical(ref("NE", n), "vehicle", dict(canonical))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(built) == 20_000
+    assert held / 20_000 < 250

@@ -18,6 +18,12 @@ from services.enrichment.domain.normalise.entities import (
 
 Canonical = dict[str, Any]
 NEAR_IDENTIFIER_SCORE = 0.75
+COMPARED_FIELDS: dict[EntityType, tuple[str, ...]] = {
+    EntityType.VEHICLE: ("vin", "plate", "plate_country"),
+    EntityType.DOCUMENT: ("number", "type", "issuing_country"),
+    EntityType.PHONE: ("e164", "digits"),
+    EntityType.FIREARM: ("serial", "make"),
+}
 
 
 def canonical_of(entity: Person | Vehicle | Document | Phone | Firearm, reporting_country: str | None = None) -> tuple[EntityType, Canonical]:
@@ -47,8 +53,14 @@ def compare_canonical(entity_type: EntityType | str, left: Canonical, right: Can
     entity_type = EntityType(entity_type)
     if entity_type == EntityType.PERSON:
         return compare_person_features(PersonFeatures.from_canonical(left), PersonFeatures.from_canonical(right))
-    score, explanation = _IDENTIFIER_SCORERS[entity_type](left, right)
+    fields = COMPARED_FIELDS[entity_type]
+    # Scorers see only the compared fields, so the index may keep just those and still score alike.
+    score, explanation = _IDENTIFIER_SCORERS[entity_type](_compared_part(fields, left), _compared_part(fields, right))
     return Comparison(score, outcome_for(score), explanation)
+
+
+def _compared_part(fields: tuple[str, ...], canonical: Canonical) -> Canonical:
+    return {field: canonical.get(field) for field in fields}
 
 
 def compare_person_features(left: PersonFeatures, right: PersonFeatures) -> Comparison:

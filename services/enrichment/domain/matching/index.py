@@ -4,7 +4,8 @@ from heapq import nlargest
 from typing import Any
 
 from shared.contracts.events import EntityType
-from services.enrichment.domain.matching.compare import Canonical, canonical_of, compare_canonical, compare_person_features
+from services.enrichment.domain.matching.compare import COMPARED_FIELDS, Canonical, canonical_of, compare_canonical, compare_person_features
+from services.enrichment.domain.matching.packed import PackedRows
 from services.enrichment.domain.matching.person_index import FULL_SCORE_LIMIT, PersonStore
 from services.enrichment.domain.matching.person_scoring import Comparison, PersonFeatures
 from services.enrichment.domain.matching.postings import Posting, add_posting, records_of
@@ -40,16 +41,25 @@ def identifier_keys(entity_type: EntityType, canonical: Canonical) -> list[str]:
 
 
 class _IdentifierStore:
-    def __init__(self) -> None:
+    """Keeps of each record only the fields its comparison reads, packed: tens of bytes, not a dict."""
+
+    def __init__(self, entity_type: EntityType) -> None:
         self.refs = RefStore()
-        self.canonicals: list[Canonical] = []
+        self._fields = COMPARED_FIELDS[entity_type]
+        self._compared = PackedRows()
         self.postings: dict[int, Posting] = {}
+
+    def __len__(self) -> int:
+        return len(self._compared)
 
     def add(self, ref: RecordRef, entity_type: EntityType, canonical: Canonical) -> None:
         record = self.refs.append(ref)
-        self.canonicals.append(canonical)
+        self._compared.append([canonical.get(field) for field in self._fields])
         for key in identifier_keys(entity_type, canonical):
             add_posting(self.postings, hash(key), record)
+
+    def compared(self, record: int) -> Canonical:
+        return dict(zip(self._fields, self._compared.get(record)))
 
     def candidates(self, entity_type: EntityType, canonical: Canonical) -> set[int]:
         found: set[int] = set()
@@ -67,7 +77,7 @@ class CandidateIndex:
         self._others: dict[EntityType, _IdentifierStore] = {}
 
     def __len__(self) -> int:
-        return len(self._persons) + sum(len(store.canonicals) for store in self._others.values())
+        return len(self._persons) + sum(len(store) for store in self._others.values())
 
     # ---- adding -----------------------------------------------------------------------------
 
@@ -82,7 +92,7 @@ class CandidateIndex:
         if entity_type == EntityType.PERSON:
             self.add_person_features(ref, PersonFeatures.from_canonical(canonical))
         elif entity_type in (EntityType.VEHICLE, EntityType.DOCUMENT, EntityType.PHONE, EntityType.FIREARM):
-            self._others.setdefault(entity_type, _IdentifierStore()).add(ref, entity_type, canonical)
+            self._others.setdefault(entity_type, _IdentifierStore(entity_type)).add(ref, entity_type, canonical)
 
     def add_person_features(self, ref: RecordRef, features: PersonFeatures) -> None:
         record = self._person_refs.append(ref)
@@ -104,7 +114,7 @@ class CandidateIndex:
             return []
         candidates = []
         for record in store.candidates(entity_type, canonical):
-            comparison = compare_canonical(entity_type, canonical, store.canonicals[record])
+            comparison = compare_canonical(entity_type, canonical, store.compared(record))
             candidates.append(self._candidate(store.refs.get(record), entity_type, comparison))
         return _ranked(candidates, limit, include_no_hit)
 
