@@ -91,7 +91,7 @@ def arabic_symbols(reading: str) -> tuple[str, ...]:
     return tuple(_ARABIC_SYMBOL.get(s, s) for s in _ARABIC_READING.findall(reading))
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=16_384)
 def latin_symbols(word: str) -> tuple[str, ...]:
     """Letter-class symbols of a Latin spelling: digraphs joined, doubled letters once, c/g soft before e, i, y."""
     word = _REPEATS.sub(r"\1", _NOT_LETTER.sub("", fold(word)))
@@ -121,7 +121,7 @@ def latin_symbols(word: str) -> tuple[str, ...]:
 _SUN_LETTERS = frozenset("t th d dh r z s sh l n".split())
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=8_192)
 def arabic_readings(reading: str) -> tuple[tuple[str, ...], ...]:
     """The reading's symbols, and when it starts with the article: without it, and assimilated (ar-R...)."""
     symbols = arabic_symbols(reading)
@@ -133,7 +133,7 @@ def arabic_readings(reading: str) -> tuple[tuple[str, ...], ...]:
     return (symbols,)
 
 
-@lru_cache(maxsize=50_000)  # token_similarity, its only caller in matching, has its own cache
+@lru_cache(maxsize=32_768)  # token_similarity, its only caller in matching, has its own cache
 def cross_script_similarity(arabic_reading: str, latin_word: str) -> float:
     """Similarity of the Latin reading of an Arabic word and a Latin spelling, in [0, 1]."""
     target, extra, target_length = _latin_costs(latin_word)
@@ -142,7 +142,7 @@ def cross_script_similarity(arabic_reading: str, latin_word: str) -> float:
     return max(_aligned(source, target, extra, target_length) for source in arabic_readings(arabic_reading))
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=16_384)
 def _latin_costs(latin_word: str) -> tuple[tuple[str, ...], tuple[float, ...], float]:
     """Symbols, the cost of each when it has no Arabic letter, and the weighted length."""
     target = latin_symbols(latin_word)

@@ -78,7 +78,7 @@ _APOSTROPHES = re.compile(r"['’‘`´ʼʻ]")
 _ALL_CAPS = re.compile(r"^[^a-z]*[A-Z][^a-z]*$")
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=4_096)
 def parse_name(text: str) -> ParsedName:
     """Parses one written form of a person name (Latin or Arabic script)."""
     text = unicodedata.normalize("NFKC", text).strip()
@@ -114,7 +114,7 @@ def _latin_words(text: str) -> list[str]:
     return words
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=16_384)
 def _folded_parts(word: str) -> tuple[str, ...]:
     return tuple(w for w in _LATIN_SPLIT.split(fold(_APOSTROPHES.sub("", word))) if w)
 
@@ -176,7 +176,7 @@ def _drop_latin_titles(words: list[str]) -> list[str]:
     return words
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=16_384)
 def _latin_token(word: str, relation: int) -> NameToken:
     folded = phonetic_fold(word)
     family = FAMILY_LATIN.get(folded)
@@ -259,7 +259,7 @@ def _arabic_compound(head: str, word: str, relation: int) -> NameToken:
     return _compound(head, root, relation)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=16_384)
 def _arabic_token(word: str, relation: int) -> NameToken:
     family = FAMILY_ARABIC.get(word) or FAMILY_ARABIC.get(_without_article(word))
     if family is None and word.startswith("عبد") and len(word) > 4:

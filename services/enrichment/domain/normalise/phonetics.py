@@ -34,7 +34,7 @@ _NOT_CONSONANT = re.compile(r"[^bcfjklmnrstx]")
 _REPEATS = re.compile(r"(.)\1+")
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=16_384)
 def phonetic_fold(token: str) -> str:
     """Collapses spellings of one pronunciation: doubled letters, ou/u/w, y/i, c/k/q, dj/j."""
     for pattern, replacement in _FOLD_RULES:
@@ -42,7 +42,7 @@ def phonetic_fold(token: str) -> str:
     return token
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=16_384)
 def skeleton(token: str) -> str:
     """Consonant classes of a Latin token; equal for most Arabic/Latin renderings of one name."""
     token = _REPEATS.sub(r"\1", token)
