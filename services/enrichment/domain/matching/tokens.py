@@ -53,7 +53,7 @@ def _may_align(a: NameToken, b: NameToken) -> bool:
     return Indel.normalized_similarity(coarse_skeleton(a.skeleton), coarse_skeleton(b.skeleton)) >= ALIGNMENT_GATE
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=65_536)
 def token_similarity(a: NameToken, b: NameToken, cross_script: bool, both_arabic: bool = False) -> tuple[float, str]:
     """Similarity in [0, 1] and a short reason: same family, same spelling, same skeleton, close spelling.
 
