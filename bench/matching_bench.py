@@ -23,6 +23,8 @@ import uuid
 from collections.abc import Iterator
 
 from services.enrichment.domain.matching import CandidateIndex, PersonFeatures, RecordRef
+from services.enrichment.domain.regional import RegionalMatcher
+from services.enrichment.ports import StoredEntity
 
 # ---- deterministic synthetic Sahel persons (Latin and Arabic script) as stored canonical rows ----
 GIVEN_MALE = [
@@ -170,10 +172,6 @@ class _Adder:
     its per-message bookkeeping."""
 
     def __init__(self, regional: bool) -> None:
-        from services.enrichment.domain.regional import RegionalMatcher
-        from services.enrichment.ports import StoredEntity
-
-        self._stored = StoredEntity
         self._matcher = RegionalMatcher() if regional else None
         self._index = self._matcher.index if self._matcher is not None else CandidateIndex()
 
@@ -181,7 +179,7 @@ class _Adder:
         if self._matcher is None:
             self._index.add_canonical(ref, "person", canonical)
         else:
-            self._matcher.load([self._stored(ref.message_id, ref.platform, "person", ref.position, canonical, "H0")])
+            self._matcher.load([StoredEntity(ref.message_id, ref.platform, "person", ref.position, canonical, "H0")])
 
     def index(self) -> CandidateIndex:
         if self._matcher is not None:

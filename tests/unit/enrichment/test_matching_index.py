@@ -1,10 +1,12 @@
+import tracemalloc
 import uuid
 
 import pytest
 
 from shared.contracts.entities import Entities, Person, Phone, Vehicle
-from services.enrichment.domain.matching import CandidateIndex, RecordRef
+from services.enrichment.domain.matching import CandidateIndex, RecordRef, compare
 from services.enrichment.domain.normalise import normalise_entities
+from services.enrichment.domain.normalise.entities import vehicle_canonical
 
 pytestmark = pytest.mark.unit
 
@@ -88,8 +90,6 @@ def test_candidates_explain_their_score(index: CandidateIndex) -> None:
 
 
 def vehicles_with_their_canonicals(count: int) -> list[tuple[Vehicle, dict]]:
-    from services.enrichment.domain.normalise.entities import vehicle_canonical
-
     found = []
     for i in range(count):
         vehicle = Vehicle(plate=f"{i % 50:02d}-AB-NE", plate_country="NE" if i % 3 else None, vin=f"VF1AB{i:012d}",
@@ -99,8 +99,6 @@ def vehicles_with_their_canonicals(count: int) -> list[tuple[Vehicle, dict]]:
 
 
 def test_a_stored_vehicle_scores_as_a_direct_comparison_of_the_whole_records() -> None:
-    from services.enrichment.domain.matching import compare
-
     vehicles = vehicles_with_their_canonicals(120)
     built = CandidateIndex()
     for n, (vehicle, _) in enumerate(vehicles):
@@ -116,8 +114,6 @@ def test_a_stored_vehicle_scores_as_a_direct_comparison_of_the_whole_records() -
 
 
 def test_a_stored_vehicle_costs_a_few_hundred_bytes_not_a_dict_of_its_whole_record() -> None:
-    import tracemalloc
-
     vehicles = vehicles_with_their_canonicals(20_000)
     tracemalloc.start()
     try:

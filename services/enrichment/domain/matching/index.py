@@ -45,6 +45,7 @@ class _IdentifierStore:
 
     def __init__(self, entity_type: EntityType) -> None:
         self.refs = RefStore()
+        self._entity_type = entity_type
         self._fields = COMPARED_FIELDS[entity_type]
         self._compared = PackedRows()
         self.postings: dict[int, Posting] = {}
@@ -52,18 +53,18 @@ class _IdentifierStore:
     def __len__(self) -> int:
         return len(self._compared)
 
-    def add(self, ref: RecordRef, entity_type: EntityType, canonical: Canonical) -> None:
+    def add(self, ref: RecordRef, canonical: Canonical) -> None:
         record = self.refs.append(ref)
         self._compared.append([canonical.get(field) for field in self._fields])
-        for key in identifier_keys(entity_type, canonical):
+        for key in identifier_keys(self._entity_type, canonical):
             add_posting(self.postings, hash(key), record)
 
     def compared(self, record: int) -> Canonical:
         return dict(zip(self._fields, self._compared.get(record)))
 
-    def candidates(self, entity_type: EntityType, canonical: Canonical) -> set[int]:
+    def candidates(self, canonical: Canonical) -> set[int]:
         found: set[int] = set()
-        for key in identifier_keys(entity_type, canonical):
+        for key in identifier_keys(self._entity_type, canonical):
             found.update(records_of(self.postings.get(hash(key))))
         return found
 
@@ -92,7 +93,10 @@ class CandidateIndex:
         if entity_type == EntityType.PERSON:
             self.add_person_features(ref, PersonFeatures.from_canonical(canonical))
         elif entity_type in (EntityType.VEHICLE, EntityType.DOCUMENT, EntityType.PHONE, EntityType.FIREARM):
-            self._others.setdefault(entity_type, _IdentifierStore(entity_type)).add(ref, entity_type, canonical)
+            store = self._others.get(entity_type)
+            if store is None:
+                store = self._others[entity_type] = _IdentifierStore(entity_type)
+            store.add(ref, canonical)
 
     def add_person_features(self, ref: RecordRef, features: PersonFeatures) -> None:
         record = self._person_refs.append(ref)
@@ -113,7 +117,7 @@ class CandidateIndex:
         if store is None:
             return []
         candidates = []
-        for record in store.candidates(entity_type, canonical):
+        for record in store.candidates(canonical):
             comparison = compare_canonical(entity_type, canonical, store.compared(record))
             candidates.append(self._candidate(store.refs.get(record), entity_type, comparison))
         return _ranked(candidates, limit, include_no_hit)
