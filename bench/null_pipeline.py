@@ -5,8 +5,9 @@ publish what the real one would publish (same exchanges, routing keys and body s
 confirmed, mandatory) and ack:
 
     intake NE   -> pcms.platform.NE  message + hops accepted, published
-    enrichment  <- hub.ingress.*.urgent    -> pcms.hub.enriched + hop enriched
-    routing     <- hub.routing.urgent      -> pcms.delivery, one copy per recipient + RoutingDecided + hop routed
+    enrichment  <- hub.ingress.*.urgent    -> hop enriched, then what routing sends: pcms.delivery, one copy per
+                                              recipient + RoutingDecided + hop routed (the hub's enrichment routes
+                                              in its own transaction, PCMS_ROUTES_IN_PROCESS)
     intake P    <- inbox.P.urgent          -> hop delivered; for every 100th alert a receipt (acknowledgement listing
                                               99 more) + its hops accepted, published, as a busy round of receipts
                                               sends them (services/intake: one receipt confirms up to 100 messages)
@@ -52,7 +53,6 @@ class NullService:
 def services_for(active: list[str], hub: str) -> list[NullService]:
     found = [
         NullService(f"enrichment@{hub}", "enrichment", hub, tuple(names.hub_ingress_queue(p, LANE) for p in active)),
-        NullService(f"routing@{hub}", "routing", hub, (names.hub_routing_queue(LANE),)),
     ]
     for code in active:
         found.append(NullService(f"intake@{code}", "intake", code, (names.inbox_queue(code, LANE),)))
@@ -139,10 +139,7 @@ def _run(service: NullService, url: str, active: list[str], origin: str, samples
         def handle(kind_of_message: str | None, h: dict[str, Any]) -> None:
             kind = h.get("x-kind")
             if service.role == "enrichment":
-                send(names.HUB_ENRICHED, names.enriched_key(LANE, kind), "enriched" if kind == "alert" else
-                     "receipt_enriched", "enriched", h)
                 hop(names.AUDIT, "enriched", h)
-            elif service.role == "routing":
                 sender = h["x-origin"]
                 if kind == "alert":
                     to, sample = [p for p in active if p != sender], "dispatched"

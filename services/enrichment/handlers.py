@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from shared.contracts.events import Enrichment, Hit, Hop, HopRecorded, MatchOutcome, MessageEnriched, NormalisedEntity
@@ -30,10 +30,13 @@ async def when_message_published_enrich_it(
     lane: str = names.ROUTINE,
     hits_per_entity: int = HITS_PER_ENTITY,
     max_hits: int = MAX_HITS,
+    route: Callable[[MessageEnriched], Awaitable[Outcome | None]] | None = None,
 ) -> Outcome | None:
-    """Normalise, match (exact identifiers, then scored candidates), index, publish enriched + hop.
+    """Normalise, match (exact identifiers, then scored candidates), index, then publish the enriched message for
+    the routing service or, given `route`, have it routed in this same transaction (`route`'s unit of work then
+    joins this one's: see services/enrichment/bootstrap.py); and record the hop.
 
-    The in-memory matcher is fed only after the transaction has committed, and only once per message.
+    The in-memory matcher is fed only once the transaction has committed, and only once per message.
     """
     if message.origin != ingress_platform:
         raise MessageRejected(
@@ -53,7 +56,9 @@ async def when_message_published_enrich_it(
         hits = merged_hits(identifier_hits(entities, matches), candidate_hits(candidates), limit=max_hits)
         now = clock()
         enriched = MessageEnriched(message=message, enrichment=Enrichment(entities=entities, hits=hits), enriched_at=now)
-        uow.outbox.add(outgoing(enriched, exchange=names.HUB_ENRICHED, routing_key=names.enriched_key(lane, message.kind)))
+        if route is None:
+            uow.outbox.add(outgoing(enriched, exchange=names.HUB_ENRICHED,
+                                    routing_key=names.enriched_key(lane, message.kind)))
         hop = HopRecorded(
             event_id=hop_event_id(message.message_id, Hop.ENRICHED, federation.hub.code),
             message_id=message.message_id, correlation_id=message.correlation_id, kind=message.kind,
@@ -61,10 +66,11 @@ async def when_message_published_enrich_it(
             detail={"origin": message.origin, "entities": len(entities), "hits": len(hits)},
         )
         uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key=names.audit_key(Hop.ENRICHED)))
-    # Reached only when the unit of work has committed.
-    if entities:
-        matcher.add_message(message.message_id, message.origin,
-                            [(str(e.entity_type), e.position, e.canonical) for e in entities])
+        if entities:
+            uow.after_commit(lambda: matcher.add_message(
+                message.message_id, message.origin, [(str(e.entity_type), e.position, e.canonical) for e in entities]))
+        if route is not None:
+            await route(enriched)
     return None
 
 

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.http import DEFAULT_MAX_BODY_BYTES
+from shared.policy import DEFAULT_POLICY_FILE
 from shared.settings import ServiceSettings
 
 
@@ -19,3 +22,8 @@ class EnrichmentSettings(ServiceSettings):
                                description="Rows per fetch when the in-memory index is rebuilt at start.")
     hits_per_entity: int = Field(default=5, ge=1, le=100, description="Most scored candidates kept per entity.")
     max_hits: int = Field(default=50, ge=1, le=1_000, description="Most hits attached to one message.")
+    routes_in_process: bool = Field(
+        default=True, description="Route each enriched message in the enrichment's own transaction instead of "
+        "publishing it for the routing service: one hop fewer for every message through the hub. False leaves "
+        "routing to the routing service alone (which runs either way, and routes what reaches its queues).")
+    policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="The routing policy, when routing in process.")

@@ -1,6 +1,7 @@
 """The PostgreSQL unit of work: effect, outbox rows and processed-message claim in one transaction."""
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -81,6 +82,7 @@ class SharedTransaction:
         self._token: Token[SharedTransaction | None] | None = None
         self._abandoned = False
         self._outbox: list[OutgoingMessage] = []
+        self._on_commit: list[Callable[[], object]] = []
 
     async def __aenter__(self) -> Self:
         self._token = _OPEN.set(self)
@@ -111,6 +113,8 @@ class SharedTransaction:
         if committing:
             for wake, committed in self._after_commit.items():
                 wake(committed)
+            for action in self._on_commit:
+                action()
 
     async def _commit(self, connection: asyncpg.Connection, transaction: asyncpg.transaction.Transaction) -> None:
         try:
@@ -132,6 +136,9 @@ class SharedTransaction:
 
     def abandon(self) -> None:
         self._abandoned = True
+
+    def after_commit(self, action: Callable[[], object]) -> None:
+        self._on_commit.append(action)
 
     def add_outbox_rows(
         self, messages: list[OutgoingMessage], after_commit: Callable[[set[tuple[int, str]]], None]
@@ -187,6 +194,16 @@ def _uuids(values: Iterable[object]) -> Iterable[UUID]:
 _OPEN: ContextVar[SharedTransaction | None] = ContextVar("pcms_shared_transaction", default=None)
 
 
+def one_transaction(pool: ConnectionPool) -> AbstractAsyncContextManager[object]:
+    """The units of work entered inside it on `pool` commit together: in the transaction of the batch being
+    handled, if one is open on the same pool, else in a new one. Their claims are written at once, as a unit of
+    work alone writes them."""
+    shared = _OPEN.get()
+    if shared is not None and underlying(shared.pool) is underlying(pool):
+        return nullcontext(shared)
+    return SharedTransaction(pool)
+
+
 class BufferedOutbox:
     def __init__(self) -> None:
         self.pending: list[OutgoingMessage] = []
@@ -214,6 +231,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._shared: SharedTransaction | None = None
+        self._on_commit: list[Callable[[], object]] = []
         self.outbox = BufferedOutbox()
 
     async def __aenter__(self) -> Self:
@@ -231,8 +249,9 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
     ) -> None:
         assert self._connection is not None
         pending = with_default_priority(self.outbox.pending, self._priority)
+        actions, self._on_commit = self._on_commit, []
         if self._shared is not None:
-            self._leave_shared(exc_type is None, pending)
+            self._leave_shared(exc_type is None, pending, actions)
             return
         assert self._transaction is not None
         try:
@@ -248,17 +267,27 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self.outbox = BufferedOutbox()
         if exc_type is None and pending:
             self._after_commit(kinds_of(pending))
+        if exc_type is None:
+            for action in actions:
+                action()
 
-    def _leave_shared(self, succeeded: bool, pending: list[OutgoingMessage]) -> None:
-        """The shared transaction commits (or not) for everyone; this unit of work only hands its rows over."""
+    def _leave_shared(self, succeeded: bool, pending: list[OutgoingMessage], actions: list[Callable[[], object]]) -> None:
+        """The shared transaction commits (or not) for everyone; this unit of work only hands its rows and its
+        after-commit actions over."""
         shared, self._shared = self._shared, None
         assert shared is not None
         if not succeeded:
             shared.abandon()
-        elif pending:
-            shared.add_outbox_rows(pending, self._after_commit)
+        else:
+            if pending:
+                shared.add_outbox_rows(pending, self._after_commit)
+            for action in actions:
+                shared.after_commit(action)
         self._connection = None
         self.outbox = BufferedOutbox()
+
+    def after_commit(self, action: Callable[[], object]) -> None:
+        self._on_commit.append(action)
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         assert self._connection is not None

@@ -46,6 +46,7 @@ class FakeUnitOfWork(Generic[StoreT]):
         self.outbox = FakeOutbox()
         self.claims: set[tuple[str, UUID]] = set()
         self._pending_claims: set[tuple[str, UUID]] = set()
+        self._on_commit: list[Callable[[], object]] = []
         self.commits = 0
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
@@ -54,6 +55,9 @@ class FakeUnitOfWork(Generic[StoreT]):
             return False
         self._pending_claims.add(key)
         return True
+
+    def after_commit(self, action: Callable[[], object]) -> None:
+        self._on_commit.append(action)
 
     async def __aenter__(self) -> Self:
         return self
@@ -65,8 +69,12 @@ class FakeUnitOfWork(Generic[StoreT]):
             self.claims |= self._pending_claims
             self.outbox.committed += with_default_priority(self.outbox.pending, self._priority)
             self.commits += 1
+        actions, self._on_commit = self._on_commit, []
         self._pending_claims.clear()
         self.outbox.pending.clear()
+        if exc_type is None:
+            for action in actions:
+                action()
 
     @property
     def published(self) -> list[OutgoingMessage]:

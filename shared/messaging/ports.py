@@ -1,5 +1,6 @@
 """The small interfaces handlers and the runtime depend on. Fakes live in shared/messaging/fakes.py."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -38,6 +39,12 @@ class UnitOfWork(Protocol, Generic[StoreT]):
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         """True the first time this consumer sees this id; False for a repeat."""
+        ...
+
+    def after_commit(self, action: Callable[[], object]) -> None:
+        """Runs `action` once the transaction this unit of work belongs to has committed; never if it rolls back.
+        Inside a transaction shared by several units of work (a batch's, shared/db/uow.py) that is the shared
+        commit, not this unit's exit."""
         ...
 
     async def __aenter__(self) -> Self: ...

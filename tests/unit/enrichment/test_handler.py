@@ -53,10 +53,10 @@ def new_uow(index: InMemoryRegionalIndex | None = None) -> FakeUnitOfWork[InMemo
     return uow
 
 
-async def enrich(uow: FakeUnitOfWork[Any], message: Message, *, ingress: str | None = None) -> Any:
+async def enrich(uow: FakeUnitOfWork[Any], message: Message, *, ingress: str | None = None, route: Any = None) -> Any:
     return await when_message_published_enrich_it(message, uow=uow, matcher=uow.matcher,  # type: ignore[attr-defined]
                                                   ingress_platform=ingress or message.origin, federation=federation(),
-                                                  clock=clock)
+                                                  clock=clock, route=route)
 
 
 def enriched_events(uow: FakeUnitOfWork[Any]) -> list[MessageEnriched]:
@@ -287,3 +287,50 @@ async def test_a_message_does_not_hit_itself_when_the_index_already_holds_it() -
                                                             "birth_date": "1985"})])
     await enrich(uow, message)
     assert enriched_events(uow)[0].enrichment.hits == []
+
+
+class Router:
+    """Stands for the routing handler run in the enrichment's transaction: records what it was given, and when."""
+
+    def __init__(self, uow: FakeUnitOfWork[Any], *, fails: bool = False) -> None:
+        self.uow = uow
+        self.fails = fails
+        self.routed: list[tuple[MessageEnriched, int, int]] = []
+
+    async def __call__(self, event: MessageEnriched) -> None:
+        self.routed.append((event, self.uow.commits, len(self.uow.matcher)))  # type: ignore[attr-defined]
+        if self.fails:
+            raise RuntimeError("routing store went away")
+
+
+async def test_given_a_router_the_enriched_message_is_routed_before_the_commit_and_not_published() -> None:
+    uow = new_uow()
+    router = Router(uow)
+    message = alert(entities=WANTED_LATIN)
+    await enrich(uow, message, route=router)
+
+    [(event, commits_then, indexed_then)] = router.routed
+    assert (event.message, event.enriched_at, commits_then, indexed_then) == (message, NOW, 0, 0)
+    assert [row.type for row in uow.published] == [HOP_RECORDED]
+    assert (uow.commits, len(uow.matcher)) == (1, 1)
+
+
+async def test_a_failing_router_commits_nothing_and_feeds_the_in_memory_index_nothing() -> None:
+    uow = new_uow()
+    message = alert(entities=WANTED_LATIN)
+    with pytest.raises(RuntimeError, match="routing store went away"):
+        await enrich(uow, message, route=Router(uow, fails=True))
+    assert (uow.published, uow.claims, uow.commits, len(uow.matcher)) == ([], set(), 0, 0)
+
+    router = Router(uow)
+    await enrich(uow, message, route=router)  # the redelivery
+    assert (len(router.routed), uow.commits, len(uow.matcher)) == (1, 1, 1)
+
+
+async def test_a_duplicate_is_not_routed_again() -> None:
+    uow = new_uow()
+    router = Router(uow)
+    message = alert(entities=WANTED_LATIN)
+    await enrich(uow, message, route=router)
+    assert await enrich(uow, message, route=router) == "duplicate"
+    assert len(router.routed) == 1
