@@ -100,9 +100,12 @@ class Infrastructure:
                                refresh=self.federation_file.refresh)
 
     async def start_consumers(
-        self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str
+        self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str,
+        *, claimed_in_batch: Callable[[list[str | None]], list[str | None]] = lambda ids: ids,
     ) -> None:
-        """Consumes now and again after every reconnection; a callable is asked for the current federation's queues."""
+        """Consumes now and again after every reconnection; a callable is asked for the current federation's queues.
+        `claimed_in_batch` gives, for the ids a batch's items travel under, every id its handlers claim: those are
+        read once and written at the commit (shared/db/uow.py BatchClaims), any other is claimed one by one."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
         verifier = self.message_verifier()
 
@@ -111,7 +114,8 @@ class Infrastructure:
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
-                                  transaction=lambda lane, ids: SharedTransaction(self.lanes[lane], ids))
+                                  transaction=lambda lane, ids: SharedTransaction(self.lanes[lane],
+                                                                                   claimed_in_batch(ids)))
 
         await self.broker.when_connected(consume)
 

@@ -2,11 +2,13 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from functools import partial
+from uuid import UUID
 
 import asyncpg
 import structlog
 from pydantic import BaseModel
 
+from shared.contracts.identity import derived_id
 from shared.contracts.registry import MESSAGE
 from shared.federation import Federation
 from shared.db.uow import one_transaction
@@ -67,6 +69,17 @@ def in_one_transaction(handler: Handler, pool: ConnectionPool) -> Handler:
     return handle
 
 
+def with_enriched_ids(item_ids: list[str | None]) -> list[str | None]:
+    """The ids a batch's messages travel under, and those of their enriched forms, which routing in process claims."""
+    enriched = []
+    for item_id in item_ids:
+        try:
+            enriched.append(str(derived_id(UUID(str(item_id)), "enriched")))
+        except ValueError:
+            continue
+    return [*item_ids, *enriched]
+
+
 async def main(settings: EnrichmentSettings) -> None:
     async with infrastructure(SERVICE, settings) as infra:
         hub = infra.federation.get(settings.platform)
@@ -97,7 +110,8 @@ async def main(settings: EnrichmentSettings) -> None:
             # matched against a partial index, and none is added twice (see RegionalMatcher).
             await rebuild(matcher, AsyncpgRegionalIndex(infra.pool), batch_size=settings.rebuild_batch)
             log.info("matcher_frozen", objects_frozen=freeze_long_lived_objects())
-            await infra.start_consumers(subscriptions, names.AUDIT)
+            await infra.start_consumers(subscriptions, names.AUDIT,
+                                        claimed_in_batch=with_enriched_ids if settings.routes_in_process else list)
             await wait_forever()
 
         api = build_api(

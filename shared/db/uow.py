@@ -73,7 +73,8 @@ class SharedTransaction:
 
     def __init__(self, pool: ConnectionPool, item_ids: Iterable[object] = ()) -> None:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
-        same pool join the transaction. `item_ids` are the ids the batch's items travel under."""
+        same pool join the transaction. `item_ids` are the ids the batch's items travel under, and any other id their handlers claim that is known before
+        they run (the enrichment's routing in process claims each message's enriched form)."""
         self.pool = pool
         self._claims = BatchClaims(item_ids)
         self._connection: asyncpg.Connection | None = None

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.enrichment.adapters import AsyncpgRegionalIndex
-from services.enrichment.bootstrap import in_one_transaction
+from services.enrichment.bootstrap import in_one_transaction, with_enriched_ids
 from services.enrichment.domain.regional import RegionalMatcher
 from services.enrichment.handlers import CONSUMER as ENRICHMENT
 from services.enrichment.handlers import when_message_published_enrich_it
@@ -20,6 +20,7 @@ from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE_DISPATCHED, MESSAGE_ENRICHED
 from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.messaging.batch_end import batch_end
+from shared.messaging.errors import BatchContended
 from shared.messaging.runtime import bind
 from shared.policy import load_policy
 from tests.federations import federation_with
@@ -114,7 +115,7 @@ async def test_in_a_batch_both_commit_with_the_batch_and_the_matcher_learns_only
     matcher.finish_loading()
     first, second = alert(), alert()
     handle = enrich_and_route(pool, matcher)
-    async with SharedTransaction(pool, [str(first.message_id), str(second.message_id)]):
+    async with SharedTransaction(pool, with_enriched_ids([str(first.message_id), str(second.message_id)])):
         with batch_end() as end:
             await handle(first)
             await handle(second)
@@ -126,3 +127,23 @@ async def test_in_a_batch_both_commit_with_the_batch_and_the_matcher_learns_only
     for message in (first, second):
         assert await claims(pool, message.message_id) == {ENRICHMENT, ROUTING}
         assert MESSAGE_DISPATCHED in await outbox_types(pool, message.message_id)
+
+
+async def test_in_a_batch_the_routing_claims_are_written_at_its_commit_and_a_copy_committed_meanwhile_is_caught(
+    pool,
+) -> None:
+    message = alert()
+    matcher = RegionalMatcher()
+    matcher.finish_loading()
+    handle = enrich_and_route(pool, matcher)
+    with pytest.raises(BatchContended):
+        async with SharedTransaction(pool, with_enriched_ids([str(message.message_id), "not-a-uuid"])):
+            with batch_end() as end:
+                await handle(message)
+                await end.run()
+            async with pool.acquire() as other, other.transaction():  # a copy, routed apart, commits first
+                await other.execute("SET LOCAL lock_timeout = '2s'")
+                await other.execute("INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)",
+                                    ROUTING, derived_id(message.message_id, "enriched"))
+    assert await claims(pool, message.message_id) == {ROUTING}
+    assert (len(matcher), await outbox_types(pool, message.message_id)) == (0, [])
