@@ -87,16 +87,13 @@ def wire_samples(recipients: list[str], origin: str = "NE") -> dict[str, bytes]:
     """The bodies the real services put on the wire for one alert, built with the real contracts
     (so the null pipeline moves messages of the same size)."""
     from shared.contracts.bodies import MAX_ALSO_RECEIVED, AcknowledgementState
-    from shared.contracts.events import Enrichment, Hop, HopRecorded, MessageDispatched, MessageEnriched, RoutingDecided
+    from shared.contracts.events import Hop, HopRecorded, MessageDispatched, RoutingDecided
     from shared.contracts.messages import SUBMIT_ADAPTER, stamp
-    from services.enrichment.domain.normalise import normalise_entities
     from services.intake.domain.acknowledgements import acknowledgement_of
 
     now = datetime.now(UTC)
     command = SUBMIT_ADAPTER.validate_python(wanted_person_alert(random.Random(1)))
     alert = stamp(command, message_id=uuid4(), origin=origin, created_at=now)
-    entities = normalise_entities(alert.body.entities, reporting_country=origin)
-    enriched = MessageEnriched(message=alert, enrichment=Enrichment(entities=entities, hits=[]), enriched_at=now)
     dispatched = MessageDispatched(message=alert, recipient=recipients[0], hits=[], rule="alert-to-all-active-members",
                                    dispatched_at=now)
     decided = RoutingDecided(message_id=alert.message_id, correlation_id=alert.correlation_id, origin=origin,
@@ -112,12 +109,9 @@ def wire_samples(recipients: list[str], origin: str = "NE") -> dict[str, bytes]:
                               "refused": []})
     return {
         "message": alert.model_dump_json().encode(),
-        "enriched": enriched.model_dump_json().encode(),
         "dispatched": dispatched.model_dump_json().encode(),
         "decided": decided.model_dump_json().encode(),
         "receipt": receipt.model_dump_json().encode(),
-        "receipt_enriched": MessageEnriched(message=receipt, enrichment=Enrichment(entities=[], hits=[]),
-                                            enriched_at=now).model_dump_json().encode(),
         "receipt_dispatched": receipt_dispatched.model_dump_json().encode(),
         "hop": hop.model_dump_json().encode(),
     }

@@ -71,7 +71,7 @@ class Infrastructure:
         `connections_of`), and their outbox rows are relayed with the lane's priority."""
         priority = names.LANE_PRIORITY.get(lane or "", 0)
         pool = self.lanes[connections_of or lane]
-        return lambda: AsyncpgUnitOfWork(pool, store_factory, after_commit=self.wake_relays, priority=priority)
+        return lambda: AsyncpgUnitOfWork(pool, store_factory, wake_relay=self.wake_relays, priority=priority)
 
     def relay(self, after_sent: Callable[[OutgoingMessage], list[OutgoingMessage]] = lambda _: []) -> OutboxRelay:
         relay = OutboxRelay(

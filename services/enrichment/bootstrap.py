@@ -86,10 +86,11 @@ async def main(settings: EnrichmentSettings) -> None:
         new_uow = {lane: infra.unit_of_work_factory(AsyncpgRegionalIndex, lane=lane) for lane in names.LANES}
         matcher = RegionalMatcher()
 
-        policy = load_policy(settings.policy_file) if settings.routes_in_process else None
+        routers = ({lane: router(infra, load_policy(settings.policy_file), lane) for lane in names.LANES}
+                   if settings.routes_in_process else {})
 
         def enrich(platform: str, lane: str) -> Handler:
-            route = router(infra, policy, lane) if policy else None
+            route = routers.get(lane)
             handler = bind(
                 when_message_published_enrich_it, new_uow=new_uow[lane], matcher=matcher, ingress_platform=platform,
                 federation=infra.live_federation, clock=partial(datetime.now, UTC), lane=lane,

@@ -73,13 +73,14 @@ class SharedTransaction:
 
     def __init__(self, pool: ConnectionPool, item_ids: Iterable[object] = ()) -> None:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
-        same pool join the transaction. `item_ids` are the ids the batch's items travel under, and any other id their handlers claim that is known before
-        they run (the enrichment's routing in process claims each message's enriched form)."""
+        same pool join the transaction. `item_ids` are the ids the batch's items travel under, and any other id
+        their handlers claim that is known before they run (routing in the enrichment claims each message's
+        enriched form)."""
         self.pool = pool
         self._claims = BatchClaims(item_ids)
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
-        self._after_commit: dict[Callable[[set[tuple[int, str]]], None], set[tuple[int, str]]] = {}
+        self._wakes: dict[Callable[[set[tuple[int, str]]], None], set[tuple[int, str]]] = {}
         self._token: Token[SharedTransaction | None] | None = None
         self._abandoned = False
         self._outbox: list[OutgoingMessage] = []
@@ -112,7 +113,7 @@ class SharedTransaction:
         if exc_type is None and not committing:
             raise AbandonedUnit("a unit of work failed inside the batch's transaction: nothing of the batch committed")
         if committing:
-            for wake, committed in self._after_commit.items():
+            for wake, committed in self._wakes.items():
                 wake(committed)
             for action in self._on_commit:
                 action()
@@ -142,11 +143,11 @@ class SharedTransaction:
         self._on_commit.append(action)
 
     def add_outbox_rows(
-        self, messages: list[OutgoingMessage], after_commit: Callable[[set[tuple[int, str]]], None]
+        self, messages: list[OutgoingMessage], wake_relay: Callable[[set[tuple[int, str]]], None]
     ) -> None:
         """The outbox rows of every unit of work go in with one insert, just before the commit."""
         self._outbox.extend(messages)
-        self._after_commit.setdefault(after_commit, set()).update(kinds_of(messages))
+        self._wakes.setdefault(wake_relay, set()).update(kinds_of(messages))
 
 
 class BatchClaims:
@@ -219,16 +220,16 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
         pool: ConnectionPool,
         store_factory: Callable[[asyncpg.Connection], StoreT],
         *,
-        after_commit: Callable[[set[tuple[int, str]]], None] = lambda _: None,
+        wake_relay: Callable[[set[tuple[int, str]]], None] = lambda _: None,
         priority: int = 0,
     ) -> None:
-        """after_commit runs with the rows' (priority, type) when a commit added outbox rows: it wakes the relay
+        """wake_relay runs with the rows' (priority, type) when a commit added outbox rows: it wakes the relay
         of this process. `priority` is given to the outbox rows that name none: the lane of the message being handled
         (names.LANE_PRIORITY)."""
         self._priority = priority
         self._pool = pool
         self._store_factory = store_factory
-        self._after_commit = after_commit
+        self._wake_relay = wake_relay
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._shared: SharedTransaction | None = None
@@ -267,7 +268,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             self._transaction = None
             self.outbox = BufferedOutbox()
         if exc_type is None and pending:
-            self._after_commit(kinds_of(pending))
+            self._wake_relay(kinds_of(pending))
         if exc_type is None:
             for action in actions:
                 action()
@@ -281,7 +282,7 @@ class AsyncpgUnitOfWork(Generic[StoreT]):
             shared.abandon()
         else:
             if pending:
-                shared.add_outbox_rows(pending, self._after_commit)
+                shared.add_outbox_rows(pending, self._wake_relay)
             for action in actions:
                 shared.after_commit(action)
         self._connection = None

@@ -131,7 +131,7 @@ async def test_a_commit_tells_the_relay_the_priorities_and_types_of_its_rows_alo
     woken: list[set[tuple[int, str]]] = []
 
     def a_unit(lane: str) -> AsyncpgUnitOfWork:
-        return AsyncpgUnitOfWork(real_lanes[lane], lambda c: c, after_commit=woken.append, priority=LANE_PRIORITY[lane])
+        return AsyncpgUnitOfWork(real_lanes[lane], lambda c: c, wake_relay=woken.append, priority=LANE_PRIORITY[lane])
 
     def a_row(priority: int = 0, type_: str = "pcms.message") -> OutgoingMessage:
         return OutgoingMessage(exchange="pcms.delivery", routing_key="ML.routine", body=b"{}", type=type_,
