@@ -101,11 +101,12 @@ class Infrastructure:
 
     async def start_consumers(
         self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str,
-        *, claimed_in_batch: Callable[[list[str | None]], list[str | None]] = lambda ids: ids,
+        *, claimed_in_batch: Callable[[list[str | None]], list[list[str | None]]] = lambda ids: [ids],
     ) -> None:
         """Consumes now and again after every reconnection; a callable is asked for the current federation's queues.
-        `claimed_in_batch` gives, for the ids a batch's items travel under, every id its handlers claim: those are
-        read once and written at the commit (shared/db/uow.py BatchClaims), any other is claimed one by one."""
+        `claimed_in_batch` gives, for the ids a batch's items travel under, every id its handlers claim, in one group
+        for each consumer: a consumer reads its group once, all are written at the commit (shared/db/uow.py
+        BatchClaims), and any other id is claimed one by one."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
         verifier = self.message_verifier()
 
@@ -115,7 +116,7 @@ class Infrastructure:
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
                                   transaction=lambda lane, ids: SharedTransaction(self.lanes[lane],
-                                                                                   claimed_in_batch(ids)))
+                                                                                   *claimed_in_batch(ids)))
 
         await self.broker.when_connected(consume)
 

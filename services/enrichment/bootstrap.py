@@ -69,15 +69,16 @@ def in_one_transaction(handler: Handler, pool: ConnectionPool) -> Handler:
     return handle
 
 
-def with_enriched_ids(item_ids: list[str | None]) -> list[str | None]:
-    """The ids a batch's messages travel under, and those of their enriched forms, which routing in process claims."""
-    enriched = []
+def with_enriched_ids(item_ids: list[str | None]) -> list[list[str | None]]:
+    """The ids a batch's messages travel under, which the enrichment claims, and those of their enriched forms,
+    which routing in process claims."""
+    enriched: list[str | None] = []
     for item_id in item_ids:
         try:
             enriched.append(str(derived_id(UUID(str(item_id)), "enriched")))
         except ValueError:
             continue
-    return [*item_ids, *enriched]
+    return [item_ids, enriched]
 
 
 async def main(settings: EnrichmentSettings) -> None:
@@ -111,8 +112,9 @@ async def main(settings: EnrichmentSettings) -> None:
             # matched against a partial index, and none is added twice (see RegionalMatcher).
             await rebuild(matcher, AsyncpgRegionalIndex(infra.pool), batch_size=settings.rebuild_batch)
             log.info("matcher_frozen", objects_frozen=freeze_long_lived_objects())
-            await infra.start_consumers(subscriptions, names.AUDIT,
-                                        claimed_in_batch=with_enriched_ids if settings.routes_in_process else list)
+            claimed = (
+                with_enriched_ids if settings.routes_in_process else lambda ids: [ids])
+            await infra.start_consumers(subscriptions, names.AUDIT, claimed_in_batch=claimed)
             await wait_forever()
 
         api = build_api(

@@ -71,13 +71,13 @@ class SharedTransaction:
     redelivery does after a broker restart, nothing commits and BatchContended tells the runtime to run the batch
     again at once: the next pass sees that item as processed."""
 
-    def __init__(self, pool: ConnectionPool, item_ids: Iterable[object] = ()) -> None:
+    def __init__(self, pool: ConnectionPool, *id_groups: Iterable[object]) -> None:
         """`pool` is the pool as the batch's lane sees it (shared/db/lanes.py); units of work of any lane on the
-        same pool join the transaction. `item_ids` are the ids the batch's items travel under, and any other id
-        their handlers claim that is known before they run (routing in the enrichment claims each message's
-        enriched form)."""
+        same pool join the transaction. `id_groups` are the ids the batch's items travel under, then any other
+        ids their handlers claim that are known before they run, one group for each consumer that claims them
+        (routing in the enrichment claims each message's enriched form)."""
         self.pool = pool
-        self._claims = BatchClaims(item_ids)
+        self._claims = BatchClaims(*id_groups)
         self._connection: asyncpg.Connection | None = None
         self._transaction: asyncpg.transaction.Transaction | None = None
         self._wakes: dict[Callable[[set[tuple[int, str]]], None], set[tuple[int, str]]] = {}
@@ -151,22 +151,29 @@ class SharedTransaction:
 
 
 class BatchClaims:
-    """The processed-message claims of a batch's items: read once per consumer, written at the commit with one
-    insert in id order (so two batches sharing items never deadlock on them), instead of one insert per item. An
-    id not among the batch's items is claimed at once, as outside a batch."""
+    """The processed-message claims of a batch's items: read once per consumer and group of ids, written at the
+    commit with one insert in id order (so two batches sharing items never deadlock on them), instead of one insert
+    per item. A consumer's first claim in a group reads that group only, so a consumer that claims the derived ids
+    does not look up the items' own ids too. An id in no group is claimed at once, as outside a batch."""
 
-    def __init__(self, item_ids: Iterable[object]) -> None:
-        self._items = frozenset(_uuids(item_ids))
-        self._before: dict[str, set[UUID]] = {}
+    def __init__(self, *id_groups: Iterable[object]) -> None:
+        self._groups: list[list[UUID]] = []
+        self._group_of: dict[UUID, int] = {}
+        for ids in id_groups:
+            group = [i for i in dict.fromkeys(_uuids(ids)) if i not in self._group_of]
+            self._group_of.update(dict.fromkeys(group, len(self._groups)))
+            self._groups.append(group)
+        self._before: dict[tuple[str, int], set[UUID]] = {}
         self._taken: dict[str, set[UUID]] = {}
 
     async def claim(self, connection: asyncpg.Connection, consumer: str, message_id: UUID) -> bool:
-        if message_id not in self._items:
+        group = self._group_of.get(message_id)
+        if group is None:
             return bool(await connection.fetchval(_INSERT_CLAIM, consumer, message_id))
-        before = self._before.get(consumer)
+        before = self._before.get((consumer, group))
         if before is None:
-            rows = await connection.fetch(_CLAIMED_BEFORE, consumer, list(self._items))
-            before = self._before[consumer] = {row[0] for row in rows}
+            rows = await connection.fetch(_CLAIMED_BEFORE, consumer, self._groups[group])
+            before = self._before[consumer, group] = {row[0] for row in rows}
         taken = self._taken.setdefault(consumer, set())
         if message_id in before or message_id in taken:
             return False

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
+from shared.db.uow import AsyncpgUnitOfWork, BatchClaims, SharedTransaction
 from shared.messaging.errors import BatchContended
 from shared.messaging.names import AUDIT
 from shared.messaging.outgoing import OutgoingMessage
@@ -108,3 +108,36 @@ async def test_a_batch_takes_its_connection_back_to_the_pool_when_contended(pool
                 assert await uow.claim(consumer, message_id)
             await commit_claim(pool, consumer, message_id)
     assert pool.get_idle_size() + (pool.get_max_size() - pool.get_size()) == free_before
+
+
+class RecordingLookups:
+    """The real connection, noting the ids each look-up of earlier claims asks for."""
+
+    def __init__(self, connection) -> None:
+        self._connection = connection
+        self.looked_up: list[set] = []
+
+    async def fetch(self, query: str, *args):
+        self.looked_up.append(set(args[1]))
+        return await self._connection.fetch(query, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+async def test_each_consumer_looks_up_only_the_group_of_ids_it_claims_from_and_sees_duplicates_in_every_group(pool):
+    enriching, routing = f"test-{uuid4()}", f"test-{uuid4()}"
+    items, derived = [uuid4(), uuid4()], [uuid4(), uuid4()]
+    await commit_claim(pool, routing, derived[0])
+    await commit_claim(pool, routing, items[1])
+    claims = BatchClaims(items, [*derived, items[0]])
+    async with pool.acquire() as connection, connection.transaction():
+        recording = RecordingLookups(connection)
+        assert [await claims.claim(recording, enriching, i) for i in items] == [True, True]
+        assert [await claims.claim(recording, routing, i) for i in derived] == [False, True]
+        assert recording.looked_up == [set(items), set(derived)], "one look-up per consumer and group"
+        assert [await claims.claim(recording, routing, i) for i in items] == [True, False]
+        assert recording.looked_up[2:] == [set(items)]
+        await claims.write(connection)
+    assert await claimed(pool, enriching) == set(items)
+    assert await claimed(pool, routing) == {*items, *derived}

@@ -115,7 +115,7 @@ async def test_in_a_batch_both_commit_with_the_batch_and_the_matcher_learns_only
     matcher.finish_loading()
     first, second = alert(), alert()
     handle = enrich_and_route(pool, matcher)
-    async with SharedTransaction(pool, with_enriched_ids([str(first.message_id), str(second.message_id)])):
+    async with SharedTransaction(pool, *with_enriched_ids([str(first.message_id), str(second.message_id)])):
         with batch_end() as end:
             await handle(first)
             await handle(second)
@@ -137,7 +137,7 @@ async def test_in_a_batch_the_routing_claims_are_written_at_its_commit_and_a_cop
     matcher.finish_loading()
     handle = enrich_and_route(pool, matcher)
     with pytest.raises(BatchContended):
-        async with SharedTransaction(pool, with_enriched_ids([str(message.message_id), "not-a-uuid"])):
+        async with SharedTransaction(pool, *with_enriched_ids([str(message.message_id), "not-a-uuid"])):
             with batch_end() as end:
                 await handle(message)
                 await end.run()
