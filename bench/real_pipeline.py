@@ -130,21 +130,39 @@ async def closed_load(fed: RunningFederation, concurrency: int, duration: float,
 
 
 async def wait_delivered(fed: RunningFederation, into: Submissions, *, timeout: float) -> dict[str, Any]:
-    """Polls the recipients' databases and the hub's audit until every alert is everywhere; the latencies."""
+    """Polls the recipients' databases and the hub's audit until every alert is everywhere; the latencies.
+
+    Each poll asks only for the alerts not yet seen there: asking for all of them every half second cost PostgreSQL
+    about a seventh of its time while the maximum drained, taken from the pipeline it measures."""
     ids = list(into.submitted)
     recipients = fed.recipients
     hub = fed.federation.hub.code
-    want_audit = len(ids) * len(recipients)
     started = time.monotonic()
     complete = False
+    unseen = {code: set(ids) for code in recipients}
+    unaudited, audited_partly, audited_fully = set(ids), {}, 0
     counts: dict[str, int] = {}
     while ids and time.monotonic() - started < timeout:
         for code in recipients:
-            counts[code] = await (await fed.db(code)).fetchval(
-                "SELECT count(*) FROM inbox_items WHERE message_id = ANY($1::uuid[])", ids)
-        counts["audit@" + hub] = await (await fed.db(hub)).fetchval(
-            "SELECT count(*) FROM audit_log WHERE message_id = ANY($1::uuid[]) AND hop = 'delivered'", ids)
-        if all(counts[c] == len(ids) for c in recipients) and counts["audit@" + hub] >= want_audit:
+            if unseen[code]:
+                rows = await (await fed.db(code)).fetch(
+                    "SELECT message_id FROM inbox_items WHERE message_id = ANY($1::uuid[])", list(unseen[code]))
+                unseen[code].difference_update(str(r["message_id"]) for r in rows)
+            counts[code] = len(ids) - len(unseen[code])
+        if unaudited:
+            rows = await (await fed.db(hub)).fetch(
+                "SELECT message_id, count(*) AS n FROM audit_log WHERE message_id = ANY($1::uuid[]) "
+                "AND hop = 'delivered' GROUP BY message_id", list(unaudited))
+            for row in rows:
+                message_id = str(row["message_id"])
+                if row["n"] >= len(recipients):
+                    unaudited.discard(message_id)
+                    audited_partly.pop(message_id, None)
+                    audited_fully += row["n"]
+                else:
+                    audited_partly[message_id] = row["n"]
+        counts["audit@" + hub] = audited_fully + sum(audited_partly.values())
+        if not unaudited and not any(unseen.values()):
             complete = True
             break
         await asyncio.sleep(0.5)
@@ -281,5 +299,5 @@ async def _wait_bulk_delivered(fed: RunningFederation, accepted: int, started: f
                     "SELECT max(received_at) FROM inbox_items WHERE origin = $1 AND kind = 'alert' AND priority = 'routine'",
                     fed.origin))
             return round(max(t.timestamp() for t in latest) - started, 2), counts
-        await asyncio.sleep(2)
+        await asyncio.sleep(5)  # each poll counts every inbox: taken from the import it measures
     return None, counts
