@@ -109,6 +109,9 @@ class Infrastructure:
         BatchClaims), and any other id is claimed one by one."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
         verifier = self.message_verifier()
+        # a batch for each connection the lane may hold, and one more each that parses meanwhile: with one each,
+        # the maximum fell by about 3 %
+        batches_at_once = {lane: 2 * self.settings.lane_limits.connections(lane) for lane in names.LANES}
 
         async def consume(_: object) -> None:
             wanted = subscriptions(self.federation) if callable(subscriptions) else subscriptions
@@ -116,7 +119,8 @@ class Infrastructure:
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
                                   transaction=lambda lane, ids: SharedTransaction(self.lanes[lane],
-                                                                                   *claimed_in_batch(ids)))
+                                                                                   *claimed_in_batch(ids)),
+                                  batches_at_once=batches_at_once)
 
         await self.broker.when_connected(consume)
 

@@ -75,6 +75,10 @@ class LaneLimits:
         """Connections routine and bulk work may hold between them."""
         return self.size - self.reserved_for_urgent
 
+    def connections(self, lane: str) -> int:
+        """The most connections the work of `lane` may hold at once."""
+        return {names.URGENT: self.size, names.ROUTINE: self.lower, names.BULK: min(self.bulk, self.lower)}[lane]
+
 
 def lane_pools(pool: ConnectionPool, limits: LaneLimits) -> dict[str | None, LanePool]:
     """One view of `pool` per lane (None: work of no lane, such as an officer's submission, which is never held

@@ -158,7 +158,10 @@ class Consumer:
     def __init__(
         self, channel: AbstractChannel, publisher: Publisher, subscription: Subscription, target: QuarantineTarget,
         *, verifier: MessageVerifier, turns: LaneTurns | None = None, transaction: TransactionScope = _no_transaction,
+        batch_slots: asyncio.Semaphore | None = None,
     ) -> None:
+        """`batch_slots`, shared by the consumers of a lane, bounds the batches taken in hand at once: a batch is
+        parsed only once it has a slot, so those that wait hold their body, not their items parsed twice over."""
         self._channel = channel
         self._publisher = publisher
         self._subscription = subscription
@@ -167,6 +170,7 @@ class Consumer:
         self._turns = turns or LaneTurns()
         self._lane = lane_of_queue(subscription.queue)
         self._transaction = transaction
+        self._batch_slots: AbstractAsyncContextManager[object] = batch_slots or nullcontext()
 
     async def start(self) -> None:
         queue = await self._channel.get_queue(self._subscription.queue, ensure=False)
@@ -203,7 +207,8 @@ class Consumer:
                     await self._refuse(message, verdict.reason, started, refused_by="signature", user_id=message.user_id)
                     return
                 if message.type == BATCH_RELAYED:
-                    await self._handle_batch(message, verdict, started)
+                    async with self._batch_slots:
+                        await self._handle_batch(message, verdict, started)
                     return
                 try:
                     model = parse(message.type, message.body, message.headers)
@@ -374,17 +379,22 @@ async def start_consumers(
     verifier: MessageVerifier,
     lane_prefetch: Mapping[str, int] | None = None,
     transaction: TransactionScope = _no_transaction,
+    batches_at_once: Mapping[str, int] | None = None,
 ) -> list[Consumer]:
     """`lane_prefetch` lowers the prefetch of a lane's queues: a delivery taken is a handler that may wait for a
-    database connection, so few routine and bulk ones keep an alert's handler from queueing behind them."""
+    database connection, so few routine and bulk ones keep an alert's handler from queueing behind them.
+    `batches_at_once` bounds, for each lane, the batches its consumers take in hand together. Without a bound, at the
+    maximum, 64 batches of up to 100 alerts each were parsed and waiting for a connection in the hub's enrichment,
+    and what they took stayed in its memory."""
     consumers = []
     turns = LaneTurns()  # one per process: its lanes take turns, urgent first
+    slots = {lane: asyncio.Semaphore(n) for lane, n in (batches_at_once or {}).items()}
     for subscription in subscriptions:
         channel = await source.channel(publisher_confirms=True, on_return_raises=True)
         lane = lane_of_queue(subscription.queue)
         await channel.set_qos(prefetch_count=(lane_prefetch or {}).get(lane or "", prefetch))
         consumer = Consumer(channel, publisher, subscription, target, verifier=verifier, turns=turns,
-                            transaction=transaction)
+                            transaction=transaction, batch_slots=slots.get(lane or ""))
         await consumer.start()
         consumers.append(consumer)
     return consumers

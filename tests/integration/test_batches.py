@@ -290,3 +290,29 @@ async def test_a_batch_still_contended_after_its_passes_goes_through_the_retry_q
     assert at_once < names.RETRY_DELAYS_SECONDS[0], "the passes ran at once"
     assert after_delay >= names.RETRY_DELAYS_SECONDS[0] * 0.9, "the last came back through the first delay queue"
     assert await claims_of(pool, consumer, 2) == {alert.message_id for alert in alerts}
+
+
+async def test_a_lane_takes_in_hand_no_more_batches_at_once_than_it_is_given(pool, broker_connection, keys, amqp_url):
+    first, second = [an_alert() for _ in range(2)], [an_alert() for _ in range(2)]
+    entered: list[UUID] = []
+    go_on = asyncio.Event()
+
+    async def held_until_told(model) -> None:
+        entered.append(model.message_id)
+        await go_on.wait()
+
+    publisher = AioPikaPublisher(await open_publishing_channel(broker_connection), signer=keys.signer("HUB"),
+                                 user_id=user_of(amqp_url))
+    await start_consumers(broker_connection, publisher,
+                          [Subscription(names.hub_ingress_queue("NE", names.URGENT), {MESSAGE: held_until_told})],
+                          QuarantineTarget("HUB", "enrichment", names.AUDIT), prefetch=10,
+                          verifier=keys.verifier(user_of(amqp_url)), batches_at_once={names.URGENT: 1})
+    await relay_alerts(pool, broker_connection, keys, amqp_url, first)
+    await relay_alerts(pool, broker_connection, keys, amqp_url, second)
+
+    await wait_for(lambda: len(entered) == 1)
+    await asyncio.sleep(0.5)  # both batches are delivered (prefetch 10): only the one in hand has begun
+    assert entered == [first[0].message_id]
+    go_on.set()
+    await wait_for(lambda: len(entered) == 4)
+    assert entered == [alert.message_id for alert in (*first, *second)]
