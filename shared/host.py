@@ -101,12 +101,12 @@ class Infrastructure:
 
     async def start_consumers(
         self, subscriptions: list[Subscription] | Callable[[Federation], list[Subscription]], audit_exchange: str,
-        *, claimed_in_batch: Callable[[list[str | None]], list[list[str | None]]] = lambda ids: [ids],
+        *, claimed_in_batch: Callable[[list[str | None]], list[list[str | None]]] | None = None,
     ) -> None:
         """Consumes now and again after every reconnection; a callable is asked for the current federation's queues.
         `claimed_in_batch` gives, for the ids a batch's items travel under, every id its handlers claim, in one group
         for each consumer: a consumer reads its group once, all are written at the commit (shared/db/uow.py
-        BatchClaims), and any other id is claimed one by one."""
+        BatchClaims), and any other id is claimed one by one. None: the handlers claim the items' ids only."""
         target = QuarantineTarget(self.settings.platform, self.service, audit_exchange)
         verifier = self.message_verifier()
         # a batch for each connection the lane may hold, and one more each that parses meanwhile: with one each,
@@ -118,8 +118,8 @@ class Infrastructure:
             await start_consumers(self.broker, self.broker, wanted, target, prefetch=self.settings.prefetch,
                                   verifier=verifier, lane_prefetch={names.ROUTINE: self.settings.routine_prefetch,
                                                                     names.BULK: self.settings.bulk_prefetch},
-                                  transaction=lambda lane, ids: SharedTransaction(self.lanes[lane],
-                                                                                   *claimed_in_batch(ids)),
+                                  transaction=lambda lane, ids: SharedTransaction(
+                                      self.lanes[lane], *(claimed_in_batch(ids) if claimed_in_batch else [ids])),
                                   batches_at_once=batches_at_once)
 
         await self.broker.when_connected(consume)

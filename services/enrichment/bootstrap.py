@@ -112,9 +112,8 @@ async def main(settings: EnrichmentSettings) -> None:
             # matched against a partial index, and none is added twice (see RegionalMatcher).
             await rebuild(matcher, AsyncpgRegionalIndex(infra.pool), batch_size=settings.rebuild_batch)
             log.info("matcher_frozen", objects_frozen=freeze_long_lived_objects())
-            claimed = (
-                with_enriched_ids if settings.routes_in_process else lambda ids: [ids])
-            await infra.start_consumers(subscriptions, names.AUDIT, claimed_in_batch=claimed)
+            await infra.start_consumers(subscriptions, names.AUDIT,
+                                        claimed_in_batch=with_enriched_ids if settings.routes_in_process else None)
             await wait_forever()
 
         api = build_api(

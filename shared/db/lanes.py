@@ -83,8 +83,8 @@ class LaneLimits:
 def lane_pools(pool: ConnectionPool, limits: LaneLimits) -> dict[str | None, LanePool]:
     """One view of `pool` per lane (None: work of no lane, such as an officer's submission, which is never held
     back). The urgent lane takes any free connection; routine and bulk pass the gates of `limits`."""
-    lower = asyncio.Semaphore(limits.lower)
-    bulk = asyncio.Semaphore(min(limits.bulk, limits.lower))
+    lower = asyncio.Semaphore(limits.connections(names.ROUTINE))
+    bulk = asyncio.Semaphore(limits.connections(names.BULK))
     return {
         None: LanePool(pool),
         names.URGENT: LanePool(pool),
