@@ -1,13 +1,11 @@
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from uuid import UUID
 
 import asyncpg
 import orjson
 
-from shared.contracts.events import NormalisedEntity
 from shared.db.columns import columns
-from services.enrichment.ports import IndexedKey, StoredEntity
+from services.enrichment.ports import IndexedKey, MessageToIndex, StoredEntity
 
 DEFAULT_BATCH = 2_000
 
@@ -17,25 +15,46 @@ _STREAM = (
 )
 
 
-# What other messages indexed before under the keys (the insert's rows are not visible to the same statement),
-# then this message's keys and entities.
+# For each message and key it asks about, the newest rows of other messages under the key (a message's newest 200 are
+# among its keys' newest 200 each); then every message's keys and entities. The inserts' rows are not visible to the
+# same statement: what the messages of one call share is found in Python (_found_in_turn).
 _INDEX = """
 WITH earlier AS (
-    SELECT key, entity_type, position, platform, message_id FROM regional_index
-    WHERE key = ANY($10::text[]) AND message_id <> $2 ORDER BY indexed_at DESC LIMIT 200
+    SELECT asked.asker, found.* FROM unnest($1::int[], $2::text[], $3::uuid[]) AS asked(asker, key, own)
+    CROSS JOIN LATERAL (
+        SELECT key, entity_type, position, platform, message_id, indexed_at FROM regional_index
+        WHERE regional_index.key = asked.key AND regional_index.message_id <> asked.own
+        ORDER BY indexed_at DESC LIMIT 200
+    ) AS found
 ), keys AS (
     INSERT INTO regional_index (key, entity_type, position, platform, message_id)
-    SELECT key, entity_type, position, $1, $2
-    FROM unnest($4::text[], $5::text[], $6::int[]) AS k(key, entity_type, position)
+    SELECT * FROM unnest($4::text[], $5::text[], $6::int[], $7::text[], $8::uuid[])
     ON CONFLICT DO NOTHING
 ), entities AS (
     INSERT INTO indexed_entities (message_id, entity_type, position, platform, canonical, handling_code)
-    SELECT $2, entity_type, position, $1, canonical::jsonb, $3
-    FROM unnest($7::text[], $8::int[], $9::text[]) WITH ORDINALITY AS e(entity_type, position, canonical, n) ORDER BY n
+    SELECT message_id, entity_type, position, platform, canonical::jsonb, handling_code
+    FROM unnest($9::uuid[], $10::text[], $11::int[], $12::text[], $13::text[], $14::text[]) WITH ORDINALITY
+         AS e(message_id, entity_type, position, platform, canonical, handling_code, n) ORDER BY n
     ON CONFLICT DO NOTHING
 )
-SELECT * FROM earlier
+SELECT asker, key, entity_type, position, platform, message_id FROM earlier ORDER BY asker, indexed_at DESC
 """
+MOST_FOUND = 200
+
+
+def _found_in_turn(messages: Sequence[MessageToIndex], stored: list[list[IndexedKey]]) -> list[list[IndexedKey]]:
+    """For each message, under its matching keys: the keys of the messages before it in the call (the last added
+    first), then what was stored before the call (newest first), each row once."""
+    answers: list[list[IndexedKey]] = []
+    for turn, message in enumerate(messages):
+        wanted = set(message.matching)
+        earlier_in_call = (
+            IndexedKey(key, e.entity_type.value, e.position, before.platform, before.message_id)
+            for before in reversed(messages[:turn]) if before.message_id != message.message_id
+            for e in reversed(before.entities) for key in reversed(dict.fromkeys(e.keys)) if key in wanted)
+        rows = dict.fromkeys([*earlier_in_call, *stored[turn]])
+        answers.append(list(rows)[:MOST_FOUND])
+    return answers
 
 
 class AsyncpgRegionalIndex:
@@ -44,15 +63,20 @@ class AsyncpgRegionalIndex:
     def __init__(self, connection: asyncpg.Connection | asyncpg.Pool) -> None:
         self._connection = connection
 
-    async def index(
-        self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
-        matching: Sequence[str] = (),
-    ) -> list[IndexedKey]:
-        keys = [(key, e.entity_type.value, e.position) for e in entities for key in set(e.keys)]
-        rows = [(e.entity_type.value, e.position, orjson.dumps(e.canonical).decode()) for e in entities]
-        found = await self._connection.fetch(_INDEX, platform, message_id, handling_code, *columns(keys, 3),
-                                             *columns(rows, 3), list(matching))
-        return [IndexedKey(r["key"], r["entity_type"], r["position"], r["platform"], r["message_id"]) for r in found]
+    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
+        if not any(message.entities or message.matching for message in messages):
+            return [[] for _ in messages]
+        asked = [(turn, key, m.message_id) for turn, m in enumerate(messages) for key in dict.fromkeys(m.matching)]
+        keys = [(key, e.entity_type.value, e.position, m.platform, m.message_id)
+                for m in messages for e in m.entities for key in set(e.keys)]
+        rows = [(m.message_id, e.entity_type.value, e.position, m.platform, orjson.dumps(e.canonical).decode(),
+                 m.handling_code) for m in messages for e in m.entities]
+        found = await self._connection.fetch(_INDEX, *columns(asked, 3), *columns(keys, 5), *columns(rows, 6))
+        stored: list[list[IndexedKey]] = [[] for _ in messages]
+        for r in found:
+            stored[r["asker"]].append(IndexedKey(r["key"], r["entity_type"], r["position"], r["platform"],
+                                                 r["message_id"]))
+        return _found_in_turn(messages, stored)
 
     async def stream(
         self, *, batch_size: int = DEFAULT_BATCH, entity_types: Sequence[str] | None = None

@@ -1,8 +1,6 @@
 from collections.abc import AsyncIterator, Sequence
-from uuid import UUID
 
-from shared.contracts.events import NormalisedEntity
-from services.enrichment.ports import IndexedKey, StoredEntity
+from services.enrichment.ports import IndexedKey, MessageToIndex, StoredEntity
 
 
 class InMemoryRegionalIndex:
@@ -10,21 +8,21 @@ class InMemoryRegionalIndex:
         self.rows: list[IndexedKey] = []
         self.entities: list[StoredEntity] = []
 
-    async def index(
-        self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
-        matching: Sequence[str] = (),
-    ) -> list[IndexedKey]:
-        wanted = set(matching)
+    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
+        return [self._index(message) for message in messages]
+
+    def _index(self, message: MessageToIndex) -> list[IndexedKey]:
+        wanted, message_id, platform = set(message.matching), message.message_id, message.platform
         found = [row for row in reversed(self.rows) if row.key in wanted and row.message_id != message_id][:200]
         held = {(row.key, row.message_id, row.entity_type, row.position) for row in self.rows}
         stored = {(e.message_id, e.entity_type, e.position) for e in self.entities}
-        for entity in entities:
+        for entity in message.entities:
             for key in dict.fromkeys(entity.keys):
                 if (key, message_id, entity.entity_type, entity.position) not in held:
                     self.rows.append(IndexedKey(key, entity.entity_type, entity.position, platform, message_id))
             if (message_id, entity.entity_type, entity.position) not in stored:
                 self.entities.append(StoredEntity(message_id, platform, str(entity.entity_type), entity.position,
-                                                  dict(entity.canonical), handling_code))
+                                                  dict(entity.canonical), message.handling_code))
         return found
 
     async def stream(

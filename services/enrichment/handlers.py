@@ -1,22 +1,33 @@
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from shared.contracts.events import Enrichment, Hit, Hop, HopRecorded, MatchOutcome, MessageEnriched, NormalisedEntity
 from shared.contracts.identity import hop_event_id
 from shared.contracts.messages import Message
 from shared.federation import Federation
 from shared.messaging import names
+from shared.messaging.batch_end import now_or_at_batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.outgoing import outgoing
 from shared.messaging.ports import DUPLICATE, Outcome, UnitOfWork
 from services.enrichment.domain.matching import Candidate
 from services.enrichment.domain.normalise import is_identifier_key, normalise_entities
-from services.enrichment.ports import IndexedKey, Matcher, RegionalIndex
+from services.enrichment.ports import IndexedKey, Matcher, MessageToIndex, RegionalIndex
 
 CONSUMER = "enrichment"
 HITS_PER_ENTITY = 5
 MAX_HITS = 50
 _TEXT = 200
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message claimed and normalised, waiting for the regional index."""
+
+    message: Message
+    entities: list[NormalisedEntity]
 
 
 async def when_message_published_enrich_it(
@@ -36,7 +47,9 @@ async def when_message_published_enrich_it(
     the routing service or, given `route`, have it routed in this same transaction (`route`'s unit of work then
     joins this one's: see services/enrichment/bootstrap.py); and record the hop.
 
-    The in-memory matcher is fed only once the transaction has committed, and only once per message.
+    The messages of one delivery batch are indexed with one statement at the batch's end
+    (shared/messaging/batch_end.py), then matched and routed in turn; a message alone, at once. The in-memory
+    matcher is fed only once the transaction has committed, and only once per message.
     """
     if message.origin != ingress_platform:
         raise MessageRejected(
@@ -48,10 +61,25 @@ async def when_message_published_enrich_it(
     async with uow:
         if not await uow.claim(CONSUMER, message.message_id):
             return DUPLICATE
-        keys = sorted({key for entity in entities for key in entity.keys if is_identifier_key(key)})
-        matches = await uow.store.index(
-            entities, platform=message.origin, message_id=message.message_id, handling_code=message.handling_code,
-            matching=keys) if entities else []
+        await now_or_at_batch_end((CONSUMER, lane), Claimed(message, entities), uow=uow, write=partial(
+            _enrich, uow=uow, matcher=matcher, federation=federation, clock=clock, lane=lane,
+            hits_per_entity=hits_per_entity, max_hits=max_hits, route=route))
+    return None
+
+
+async def _enrich(
+    batch: list[Claimed], *, uow: UnitOfWork[RegionalIndex], matcher: Matcher, federation: Federation,
+    clock: Callable[[], datetime], lane: str, hits_per_entity: int, max_hits: int,
+    route: Callable[[MessageEnriched], Awaitable[Outcome | None]] | None,
+) -> None:
+    """In the open unit of work: indexes the messages with one statement, then matches, publishes (or routes) each
+    in turn."""
+    found = await uow.store.index_many([
+        MessageToIndex(c.message.message_id, c.message.origin, c.message.handling_code, c.entities,
+                       matching=sorted({key for e in c.entities for key in e.keys if is_identifier_key(key)}))
+        for c in batch])
+    for claimed, matches in zip(batch, found, strict=True):
+        message, entities = claimed.message, claimed.entities
         candidates = candidates_of(entities, matcher, excluding=str(message.message_id), limit=hits_per_entity)
         hits = merged_hits(identifier_hits(entities, matches), candidate_hits(candidates), limit=max_hits)
         now = clock()
@@ -67,11 +95,10 @@ async def when_message_published_enrich_it(
         )
         uow.outbox.add(outgoing(hop, exchange=names.AUDIT, routing_key=names.audit_key(Hop.ENRICHED)))
         if entities:
-            uow.after_commit(lambda: matcher.add_message(
-                message.message_id, message.origin, [(str(e.entity_type), e.position, e.canonical) for e in entities]))
+            uow.after_commit(partial(matcher.add_message, message.message_id, message.origin,
+                                     [(str(e.entity_type), e.position, e.canonical) for e in entities]))
         if route is not None:
             await route(enriched)
-    return None
 
 
 # ---- exact identifiers (the store of record) -------------------------------------------------------

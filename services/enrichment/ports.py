@@ -17,6 +17,17 @@ class IndexedKey:
 
 
 @dataclass(frozen=True)
+class MessageToIndex:
+    """A message's entities as the regional index takes them, and the identifier keys it asks about."""
+
+    message_id: UUID
+    platform: str
+    handling_code: str
+    entities: list[NormalisedEntity]
+    matching: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class StoredEntity:
     """One row of the store of record: an entity of a message the hub has seen, in canonical form."""
 
@@ -31,12 +42,10 @@ class StoredEntity:
 class RegionalIndex(Protocol):
     """The regional index in the store of record (PostgreSQL): exact keys and canonical entities."""
 
-    async def index(
-        self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
-        matching: Sequence[str] = (),
-    ) -> list[IndexedKey]:
-        """Adds a message's entities (once, whatever the number of calls) and returns what other messages indexed
-        before under any of the `matching` keys, newest first (at most 200), in one round trip."""
+    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
+        """Adds each message's entities (once, whatever the number of calls) and returns, for each in turn, what
+        other messages indexed before it under any of its `matching` keys, earlier messages of the same call
+        included, newest first (at most 200): in one round trip, whatever the number of messages."""
         ...
 
     def stream(

@@ -28,10 +28,12 @@ class BatchEnd:
         return list(self._deferred[key][1]) if key in self._deferred else []
 
     async def run(self) -> None:
-        """Each key's finish once, in the order their first items were deferred."""
-        deferred, self._deferred = self._deferred, {}
-        for finish, items in deferred.values():
-            await finish(items)
+        """Each key's finish once, in the order their first items were deferred; then, the same way, what those
+        finishes deferred in turn (the enrichment's routes its messages' decisions)."""
+        while self._deferred:
+            deferred, self._deferred = self._deferred, {}
+            for finish, items in deferred.values():
+                await finish(items)
 
 
 _OPEN: ContextVar[BatchEnd | None] = ContextVar("pcms_batch_end", default=None)

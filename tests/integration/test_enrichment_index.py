@@ -12,6 +12,7 @@ from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
 from services.enrichment.handlers import when_message_published_enrich_it
+from services.enrichment.ports import MessageToIndex
 from shared.contracts.entities import Entities
 from shared.contracts.events import MessageEnriched
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
@@ -40,10 +41,10 @@ async def streamed(index, **options) -> list[list]:
 
 async def test_stream_returns_every_stored_entity_in_insertion_order_a_batch_at_a_time(index) -> None:
     first, second = uuid4(), uuid4()
-    await index.index(entities_of({"persons": [{"names": ["Mohamed Ould Ahmed"], "birth_date": "1985"}],
-                                 "places": [{"name": "Gao"}]}), platform="NE", message_id=first, handling_code="H1")
-    await index.index(entities_of({"phones": [{"number": "90 12 34 56"}], "firearms": [{"serial": "AK-123456"}]}, "ML"),
-                    platform="ML", message_id=second, handling_code="H0")
+    await index.index_many([MessageToIndex(first, "NE", "H1", entities_of(
+        {"persons": [{"names": ["Mohamed Ould Ahmed"], "birth_date": "1985"}], "places": [{"name": "Gao"}]}))])
+    await index.index_many([MessageToIndex(second, "ML", "H0", entities_of(
+        {"phones": [{"number": "90 12 34 56"}], "firearms": [{"serial": "AK-123456"}]}, "ML"))])
 
     batches = await streamed(index, batch_size=3)
     assert [len(b) for b in batches] == [3, 1]
@@ -60,11 +61,10 @@ async def test_adding_the_same_message_twice_stores_it_once(index) -> None:
     message_id = uuid4()
     entities = entities_of({"documents": [{"type": "passport", "number": "B0987654", "issuing_country": "MR"}]})
     for _ in range(2):
-        await index.index(entities, platform="NE", message_id=message_id, handling_code="H0")
+        await index.index_many([MessageToIndex(message_id, "NE", "H0", entities)])
     rows = [r for b in await streamed(index, batch_size=10) for r in b]
     assert [(r.message_id, r.entity_type) for r in rows] == [(message_id, "document")]
-    found = await index.index([], platform="ML", message_id=uuid4(), handling_code="H0",
-                              matching=["doc:passport:MR:B0987654"])
+    [found] = await index.index_many([MessageToIndex(uuid4(), "ML", "H0", [], matching=["doc:passport:MR:B0987654"])])
     assert [(r.message_id, r.platform) for r in found] == [(message_id, "NE")]
 
 

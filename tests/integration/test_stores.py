@@ -1,7 +1,7 @@
 """Each store's behaviour, written once, run against the in-memory fake and PostgreSQL."""
 
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -9,6 +9,7 @@ from services.audit.adapters import AsyncpgAuditLog
 from services.audit.fakes import InMemoryAuditLog
 from services.enrichment.adapters import AsyncpgRegionalIndex
 from services.enrichment.fakes import InMemoryRegionalIndex
+from services.enrichment.ports import IndexedKey, MessageToIndex
 from services.intake.adapters import AsyncpgIntakeStore
 from services.intake.domain.acknowledgements import Received
 from services.intake.domain.delivery import DeliveryState
@@ -241,7 +242,7 @@ async def test_routing_store_remembers_the_origin_and_recipients_of_routed_messa
 
 
 async def test_regional_index_finds_what_other_messages_indexed_before_under_the_keys(store_for):
-    index = store_for("enrichment")
+    store = store_for("enrichment")
     first, second, third = uuid4(), uuid4(), uuid4()
     key, other_key = (f"phone:+2279{uuid4().int % 10**7:07d}" for _ in range(2))
 
@@ -249,13 +250,44 @@ async def test_regional_index_finds_what_other_messages_indexed_before_under_the
         return NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[number_key],
                                 canonical={"e164": number_key[6:]})
 
-    assert await index.index([phone(key)], platform="TD", message_id=first, handling_code="H0", matching=[key]) == []
-    found = await index.index([phone(key)], platform="ML", message_id=second, handling_code="H0", matching=[key])
+    async def index(message_id: UUID, platform: str, number_key: str) -> list[IndexedKey]:
+        [found] = await store.index_many([MessageToIndex(message_id, platform, "H0", [phone(number_key)], [number_key])])
+        return found
+
+    assert await index(first, "TD", key) == []
+    found = await index(second, "ML", key)
     assert [(row.platform, row.message_id, row.key) for row in found] == [("TD", first, key)]
-    again = await index.index([phone(key)], platform="TD", message_id=first, handling_code="H0", matching=[key])
+    again = await index(first, "TD", key)
     assert [(row.platform, row.message_id) for row in again] == [("ML", second)], "never its own entries"
-    assert await index.index([phone(other_key)], platform="NE", message_id=third, handling_code="H0",
-                             matching=[other_key]) == []
+    assert await index(third, "NE", other_key) == []
+
+
+async def test_regional_index_answers_each_message_of_a_call_with_what_was_indexed_before_it_the_call_included(
+    store_for,
+):
+    store = store_for("enrichment")
+    stored, first, second, third = uuid4(), uuid4(), uuid4(), uuid4()
+    key, other_key = (f"phone:+2279{uuid4().int % 10**7:07d}" for _ in range(2))
+
+    def phone(number_key: str, position: int = 0) -> NormalisedEntity:
+        return NormalisedEntity(entity_type=EntityType.PHONE, position=position, keys=[number_key],
+                                canonical={"e164": number_key[6:]})
+
+    await store.index_many([MessageToIndex(stored, "TD", "H0", [phone(key)])])
+    found = await store.index_many([
+        MessageToIndex(first, "NE", "H0", [phone(key), phone(other_key, 1)], [key, other_key]),
+        MessageToIndex(second, "ML", "H0", [], [other_key]),
+        MessageToIndex(third, "MR", "H0", [phone(key)], [key, other_key]),
+    ])
+
+    assert [[(row.platform, row.message_id, row.key) for row in rows] for rows in found] == [
+        [("TD", stored, key)],
+        [("NE", first, other_key)],
+        [("NE", first, other_key), ("NE", first, key), ("TD", stored, key)],
+    ]
+    [again] = await store.index_many([MessageToIndex(uuid4(), "BF", "H0", [], [key])])
+    *of_the_call, before = [(row.platform, row.message_id) for row in again]  # one call's rows: indexed at one time
+    assert (sorted(of_the_call), before) == ([("MR", third), ("NE", first)], ("TD", stored))
 
 
 async def test_audit_log_appends_an_event_once(store_for):

@@ -7,17 +7,18 @@ from uuid import UUID
 
 import pytest
 
-from shared.contracts.events import MessageEnriched, NormalisedEntity
+from shared.contracts.events import MessageEnriched
 from shared.contracts.identity import derived_id, hop_event_id
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
 from shared.contracts.registry import HOP_RECORDED, MESSAGE_ENRICHED, parse
 from shared.federation import Federation
 from shared.messaging import names
+from shared.messaging.batch_end import batch_end
 from shared.messaging.errors import MessageRejected
 from shared.messaging.fakes import FakeUnitOfWork
 from services.enrichment.domain.regional import RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
-from services.enrichment.ports import IndexedKey
+from services.enrichment.ports import IndexedKey, MessageToIndex
 from services.enrichment.handlers import CONSUMER, when_message_published_enrich_it
 
 pytestmark = pytest.mark.unit
@@ -64,9 +65,18 @@ def enriched_events(uow: FakeUnitOfWork[Any]) -> list[MessageEnriched]:
 
 
 class FailingIndex(InMemoryRegionalIndex):
-    async def index(self, entities: list[NormalisedEntity], *, platform: str, message_id: UUID, handling_code: str,
-                    matching: Sequence[str] = ()) -> list[IndexedKey]:
+    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
         raise RuntimeError("database went away")
+
+
+class CountingIndex(InMemoryRegionalIndex):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[UUID]] = []
+
+    async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
+        self.calls.append([message.message_id for message in messages])
+        return await super().index_many(messages)
 
 
 async def test_a_message_whose_origin_is_not_the_ingress_platform_is_rejected() -> None:
@@ -124,6 +134,29 @@ async def test_a_document_indexed_from_another_platform_is_a_hit() -> None:
     assert (hit.entity_type, hit.position, hit.key, hit.matched_message_id, hit.matched_platform) == (
         "person", 0, "doc:passport:MR:B0987654", FIRST_ID, "NE")
     assert (hit.score, hit.outcome, hit.explanation) == (1.0, "hit", ["passport number identical (MR B0987654)"])
+
+
+async def test_in_a_batch_the_messages_are_indexed_with_one_call_at_its_end_and_a_later_one_hits_an_earlier_one(
+) -> None:
+    uow = new_uow(CountingIndex())
+    with batch_end() as end:
+        await enrich(uow, alert(message_id=FIRST_ID, origin="NE", entities={"documents": [PASSPORT]}))
+        await enrich(uow, alert(message_id=SECOND_ID, origin="ML",
+                                entities={"persons": [{"names": ["Sidi Mohamed"], "documents": [PASSPORT]}]}))
+        assert (uow.store.calls, enriched_events(uow)) == ([], [])
+        await end.run()
+
+    assert uow.store.calls == [[FIRST_ID, SECOND_ID]]
+    first, second = enriched_events(uow)
+    assert first.enrichment.hits == []
+    assert [(hit.key, hit.matched_message_id) for hit in second.enrichment.hits] == [
+        ("doc:passport:MR:B0987654", FIRST_ID)]
+
+
+async def test_alone_a_message_is_indexed_at_once() -> None:
+    uow = new_uow(CountingIndex())
+    await enrich(uow, alert(message_id=FIRST_ID, entities={"documents": [PASSPORT]}))
+    assert (uow.store.calls, len(enriched_events(uow))) == ([[FIRST_ID]], 1)
 
 
 async def test_a_phone_indexed_from_another_platform_is_a_hit_whatever_its_format() -> None:

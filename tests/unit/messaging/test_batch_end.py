@@ -61,3 +61,26 @@ async def test_a_later_item_sees_what_earlier_items_left_under_a_key_until_the_b
         assert deferred_in_batch("inbox") == []
         await end.run()
         assert deferred_in_batch("decisions") == []
+
+
+async def test_what_a_finish_defers_runs_in_the_same_batch_end_after_it_and_sees_its_own_kind_deferred() -> None:
+    finished: list[tuple[str, list[str]]] = []
+    seen_while_enriching: list[list[str]] = []
+
+    async def decide(items: list[str]) -> None:
+        finished.append(("decisions", items))
+
+    async def enrich(items: list[str]) -> None:
+        finished.append(("enriched", items))
+        for item in items:
+            seen_while_enriching.append(deferred_in_batch("decisions"))
+            defer_to_batch_end("decisions", f"decision of {item}", decide)
+
+    with batch_end() as end:
+        defer_to_batch_end("enriched", "m1", enrich)
+        defer_to_batch_end("enriched", "m2", enrich)
+        await end.run()
+        assert deferred_in_batch("decisions") == []
+
+    assert finished == [("enriched", ["m1", "m2"]), ("decisions", ["decision of m1", "decision of m2"])]
+    assert seen_while_enriching == [[], ["decision of m1"]]
