@@ -15,10 +15,11 @@ _STREAM = (
 )
 
 
-# For each message and key it asks about, the newest rows of other messages under the key (a message's newest 200 are
-# among its keys' newest 200 each); then every message's keys and entities. The inserts' rows are not visible to the
-# same statement: what the messages of one call share is found in Python (_found_in_turn).
-_INDEX = """
+# Several messages: for each message and key it asks about, the newest rows of other messages under the key (a
+# message's newest 200 are among its keys' newest 200 each); then every message's keys and entities. The inserts'
+# rows are not visible to the same statement: what the messages of one call share is found in Python
+# (_found_in_turn).
+_INDEX_MANY = """
 WITH earlier AS (
     SELECT asked.asker, found.* FROM unnest($1::int[], $2::text[], $3::uuid[]) AS asked(asker, key, own)
     CROSS JOIN LATERAL (
@@ -39,6 +40,26 @@ WITH earlier AS (
 )
 SELECT asker, key, entity_type, position, platform, message_id FROM earlier ORDER BY asker, indexed_at DESC
 """
+# A message alone: its newest 200, and its keys and entities. With the message's own values as single parameters,
+# PostgreSQL plans this once and reuses the plan; the form for several messages is planned anew at almost every
+# call, which for a message alone cost it about 200 µs more (docs/benchmarks.md, 6 Dec).
+_INDEX_ONE = """
+WITH earlier AS (
+    SELECT key, entity_type, position, platform, message_id FROM regional_index
+    WHERE key = ANY($10::text[]) AND message_id <> $2 ORDER BY indexed_at DESC LIMIT 200
+), keys AS (
+    INSERT INTO regional_index (key, entity_type, position, platform, message_id)
+    SELECT key, entity_type, position, $1, $2
+    FROM unnest($4::text[], $5::text[], $6::int[]) AS k(key, entity_type, position)
+    ON CONFLICT DO NOTHING
+), entities AS (
+    INSERT INTO indexed_entities (message_id, entity_type, position, platform, canonical, handling_code)
+    SELECT $2, entity_type, position, $1, canonical::jsonb, $3
+    FROM unnest($7::text[], $8::int[], $9::text[]) WITH ORDINALITY AS e(entity_type, position, canonical, n) ORDER BY n
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM earlier
+"""
 MOST_FOUND = 200
 
 
@@ -57,6 +78,10 @@ def _found_in_turn(messages: Sequence[MessageToIndex], stored: list[list[Indexed
     return answers
 
 
+def _indexed_key(row: asyncpg.Record) -> IndexedKey:
+    return IndexedKey(row["key"], row["entity_type"], row["position"], row["platform"], row["message_id"])
+
+
 class AsyncpgRegionalIndex:
     """The regional index in PostgreSQL. Works on a connection (inside a unit of work) or on a pool."""
 
@@ -66,17 +91,25 @@ class AsyncpgRegionalIndex:
     async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
         if not any(message.entities or message.matching for message in messages):
             return [[] for _ in messages]
+        if len(messages) == 1:
+            return [await self._index_one(messages[0])]
         asked = [(turn, key, m.message_id) for turn, m in enumerate(messages) for key in dict.fromkeys(m.matching)]
         keys = [(key, e.entity_type.value, e.position, m.platform, m.message_id)
                 for m in messages for e in m.entities for key in set(e.keys)]
         rows = [(m.message_id, e.entity_type.value, e.position, m.platform, orjson.dumps(e.canonical).decode(),
                  m.handling_code) for m in messages for e in m.entities]
-        found = await self._connection.fetch(_INDEX, *columns(asked, 3), *columns(keys, 5), *columns(rows, 6))
+        found = await self._connection.fetch(_INDEX_MANY, *columns(asked, 3), *columns(keys, 5), *columns(rows, 6))
         stored: list[list[IndexedKey]] = [[] for _ in messages]
-        for r in found:
-            stored[r["asker"]].append(IndexedKey(r["key"], r["entity_type"], r["position"], r["platform"],
-                                                 r["message_id"]))
+        for row in found:
+            stored[row["asker"]].append(_indexed_key(row))
         return _found_in_turn(messages, stored)
+
+    async def _index_one(self, message: MessageToIndex) -> list[IndexedKey]:
+        keys = [(key, e.entity_type.value, e.position) for e in message.entities for key in set(e.keys)]
+        rows = [(e.entity_type.value, e.position, orjson.dumps(e.canonical).decode()) for e in message.entities]
+        found = await self._connection.fetch(_INDEX_ONE, message.platform, message.message_id, message.handling_code,
+                                             *columns(keys, 3), *columns(rows, 3), list(message.matching))
+        return [_indexed_key(row) for row in found]
 
     async def stream(
         self, *, batch_size: int = DEFAULT_BATCH, entity_types: Sequence[str] | None = None

@@ -290,6 +290,22 @@ async def test_regional_index_answers_each_message_of_a_call_with_what_was_index
     assert (sorted(of_the_call), before) == ([("MR", third), ("NE", first)], ("TD", stored))
 
 
+async def test_regional_index_answers_a_message_alone_as_it_answers_it_among_others(store_for):
+    store = store_for("enrichment")
+    key = f"phone:+2279{uuid4().int % 10**7:07d}"
+    phone = NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[key], canonical={"e164": key[6:]})
+    for platform in ("TD", "ML"):
+        await store.index_many([MessageToIndex(uuid4(), platform, "H0", [phone])])
+
+    first = MessageToIndex(uuid4(), "NE", "H0", [phone], [key])
+    [alone] = await store.index_many([first])
+    among_others, _ = await store.index_many([MessageToIndex(uuid4(), "NE", "H0", [phone], [key]),
+                                              MessageToIndex(uuid4(), "MR", "H0", [], [key])])
+    assert sorted((row.platform, row.key) for row in alone) == [("ML", key), ("TD", key)]
+    assert {(row.platform, row.message_id, row.key) for row in among_others} == {
+        (row.platform, row.message_id, row.key) for row in alone} | {("NE", first.message_id, key)}
+
+
 async def test_audit_log_appends_an_event_once(store_for):
     log = store_for("audit")
     event = HopRecorded(event_id=uuid4(), message_id=uuid4(), hop="accepted", platform="NE", service="intake", at=NOW)
