@@ -5,7 +5,7 @@ import asyncpg
 import orjson
 
 from shared.db.columns import columns
-from services.enrichment.ports import IndexedKey, MessageToIndex, StoredEntity
+from services.enrichment.ports import MOST_FOUND, IndexedKey, MessageToIndex, StoredEntity
 
 DEFAULT_BATCH = 2_000
 
@@ -60,7 +60,6 @@ WITH earlier AS (
 )
 SELECT * FROM earlier
 """
-MOST_FOUND = 200
 
 
 def _found_in_turn(messages: Sequence[MessageToIndex], stored: list[list[IndexedKey]]) -> list[list[IndexedKey]]:

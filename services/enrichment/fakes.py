@@ -1,6 +1,6 @@
 from collections.abc import AsyncIterator, Sequence
 
-from services.enrichment.ports import IndexedKey, MessageToIndex, StoredEntity
+from services.enrichment.ports import MOST_FOUND, IndexedKey, MessageToIndex, StoredEntity
 
 
 class InMemoryRegionalIndex:
@@ -13,7 +13,7 @@ class InMemoryRegionalIndex:
 
     def _index(self, message: MessageToIndex) -> list[IndexedKey]:
         wanted, message_id, platform = set(message.matching), message.message_id, message.platform
-        found = [row for row in reversed(self.rows) if row.key in wanted and row.message_id != message_id][:200]
+        found = [row for row in reversed(self.rows) if row.key in wanted and row.message_id != message_id][:MOST_FOUND]
         held = {(row.key, row.message_id, row.entity_type, row.position) for row in self.rows}
         stored = {(e.message_id, e.entity_type, e.position) for e in self.entities}
         for entity in message.entities:

@@ -7,6 +7,9 @@ from shared.contracts.events import NormalisedEntity
 from services.enrichment.domain.matching import Candidate
 
 
+MOST_FOUND = 200  # rows of other messages a message is answered with, newest first
+
+
 @dataclass(frozen=True)
 class IndexedKey:
     key: str

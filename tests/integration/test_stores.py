@@ -241,14 +241,20 @@ async def test_routing_store_remembers_the_origin_and_recipients_of_routed_messa
     assert await store.original(uuid4()) is None
 
 
+def phone_key() -> str:
+    """A phone number's index key no other test uses."""
+    return f"phone:+2279{uuid4().int % 10**7:07d}"
+
+
+def phone(number_key: str, position: int = 0) -> NormalisedEntity:
+    return NormalisedEntity(entity_type=EntityType.PHONE, position=position, keys=[number_key],
+                            canonical={"e164": number_key[6:]})
+
+
 async def test_regional_index_finds_what_other_messages_indexed_before_under_the_keys(store_for):
     store = store_for("enrichment")
     first, second, third = uuid4(), uuid4(), uuid4()
-    key, other_key = (f"phone:+2279{uuid4().int % 10**7:07d}" for _ in range(2))
-
-    def phone(number_key: str) -> NormalisedEntity:
-        return NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[number_key],
-                                canonical={"e164": number_key[6:]})
+    key, other_key = phone_key(), phone_key()
 
     async def index(message_id: UUID, platform: str, number_key: str) -> list[IndexedKey]:
         [found] = await store.index_many([MessageToIndex(message_id, platform, "H0", [phone(number_key)], [number_key])])
@@ -267,11 +273,7 @@ async def test_regional_index_answers_each_message_of_a_call_with_what_was_index
 ):
     store = store_for("enrichment")
     stored, first, second, third = uuid4(), uuid4(), uuid4(), uuid4()
-    key, other_key = (f"phone:+2279{uuid4().int % 10**7:07d}" for _ in range(2))
-
-    def phone(number_key: str, position: int = 0) -> NormalisedEntity:
-        return NormalisedEntity(entity_type=EntityType.PHONE, position=position, keys=[number_key],
-                                canonical={"e164": number_key[6:]})
+    key, other_key = phone_key(), phone_key()
 
     await store.index_many([MessageToIndex(stored, "TD", "H0", [phone(key)])])
     found = await store.index_many([
@@ -292,14 +294,13 @@ async def test_regional_index_answers_each_message_of_a_call_with_what_was_index
 
 async def test_regional_index_answers_a_message_alone_as_it_answers_it_among_others(store_for):
     store = store_for("enrichment")
-    key = f"phone:+2279{uuid4().int % 10**7:07d}"
-    phone = NormalisedEntity(entity_type=EntityType.PHONE, position=0, keys=[key], canonical={"e164": key[6:]})
+    key = phone_key()
     for platform in ("TD", "ML"):
-        await store.index_many([MessageToIndex(uuid4(), platform, "H0", [phone])])
+        await store.index_many([MessageToIndex(uuid4(), platform, "H0", [phone(key)])])
 
-    first = MessageToIndex(uuid4(), "NE", "H0", [phone], [key])
+    first = MessageToIndex(uuid4(), "NE", "H0", [phone(key)], [key])
     [alone] = await store.index_many([first])
-    among_others, _ = await store.index_many([MessageToIndex(uuid4(), "NE", "H0", [phone], [key]),
+    among_others, _ = await store.index_many([MessageToIndex(uuid4(), "NE", "H0", [phone(key)], [key]),
                                               MessageToIndex(uuid4(), "MR", "H0", [], [key])])
     assert sorted((row.platform, row.key) for row in alone) == [("ML", key), ("TD", key)]
     assert {(row.platform, row.message_id, row.key) for row in among_others} == {
