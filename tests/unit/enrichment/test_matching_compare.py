@@ -83,3 +83,21 @@ def test_phone_formats_are_a_hit() -> None:
 def test_comparing_different_types_is_refused() -> None:
     with pytest.raises(TypeError):
         compare(Phone(number="+22790123456"), Vehicle(plate="AB1234"))
+
+
+def test_within_one_query_a_name_met_again_is_scored_once_and_alike() -> None:
+    from services.enrichment.domain.matching.name_scoring import RememberedComparisons, compare_names
+    from services.enrichment.domain.normalise.names import parse_name
+
+    calls: list[tuple[str, str]] = []
+
+    def counted(left, right):
+        calls.append((left.key, right.key))
+        return compare_names(left, right)
+
+    remembered = RememberedComparisons(counted)
+    query = parse_name("Mohamed Ould Ahmed")
+    stored = [parse_name("Mohamed Ould Ahmed"), parse_name("محمد ولد أحمد"), parse_name("Mohamed Ould Ahmed"),
+              parse_name("Ahmed Ould Mohamed"), parse_name("محمد ولد أحمد")]
+    assert [remembered(query, name) for name in stored] == [compare_names(query, name) for name in stored]
+    assert len(calls) == 3

@@ -6,6 +6,7 @@ from rapidfuzz.distance import Levenshtein
 
 from shared.contracts.entities import Document, Firearm, Person, Phone, Vehicle
 from shared.contracts.events import EntityType
+from services.enrichment.domain.matching.name_scoring import NameComparer, compare_names
 from services.enrichment.domain.matching.person_scoring import Comparison, PersonFeatures, best_name_score, score_persons
 from services.enrichment.domain.matching.thresholds import outcome_for
 from services.enrichment.domain.normalise.entities import (
@@ -63,8 +64,9 @@ def _compared_part(fields: tuple[str, ...], canonical: Canonical) -> Canonical:
     return {field: canonical.get(field) for field in fields}
 
 
-def compare_person_features(left: PersonFeatures, right: PersonFeatures) -> Comparison:
-    name_score, name_explanation = best_name_score(left, right)
+def compare_person_features(left: PersonFeatures, right: PersonFeatures, *,
+                            compare_names: NameComparer = compare_names) -> Comparison:
+    name_score, name_explanation = best_name_score(left, right, compare=compare_names)
     score, explanation = score_persons(left, right, name_score, name_explanation)
     return Comparison(score, outcome_for(score), explanation)
 

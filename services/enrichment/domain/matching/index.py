@@ -5,6 +5,7 @@ from typing import Any
 
 from shared.contracts.events import EntityType
 from services.enrichment.domain.matching.compare import COMPARED_FIELDS, Canonical, canonical_of, compare_canonical, compare_person_features
+from services.enrichment.domain.matching.name_scoring import RememberedComparisons
 from services.enrichment.domain.matching.packed import PackedRows
 from services.enrichment.domain.matching.person_index import FULL_SCORE_LIMIT, PersonStore
 from services.enrichment.domain.matching.person_scoring import Comparison, PersonFeatures
@@ -133,12 +134,13 @@ class CandidateIndex:
 
         shortlist = set(nlargest(FULL_SCORE_LIMIT, records, key=prescore)) | with_documents
         candidates = []
+        compare_names = RememberedComparisons()
         for record in shortlist:
             stored = persons.features(record)
             if record in with_documents:
                 stored = PersonFeatures(stored.names, stored.aliases, stored.birth_date, stored.gender, stored.nationality,
                                         features.documents)
-            comparison = compare_person_features(features, stored)
+            comparison = compare_person_features(features, stored, compare_names=compare_names)
             comparison = _common_name_capped(comparison, features, stored, population, record in with_documents)
             if include_no_hit or comparison.outcome != "no_hit":  # a reference is built only for what may be kept
                 candidates.append(self._candidate(self._person_refs.get(record), EntityType.PERSON, comparison))

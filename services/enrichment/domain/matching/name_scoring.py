@@ -1,5 +1,6 @@
 """Similarity of two full names: token alignment that respects kinship particles."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -23,6 +24,9 @@ class NameComparison:
     explanation: tuple[str, ...]
     relation_conflict: bool = False
     matched_tokens: int = 0
+
+
+NameComparer = Callable[[ParsedName, ParsedName], NameComparison]
 
 
 def _roles(name: ParsedName) -> list[int]:
@@ -90,6 +94,23 @@ def compare_names(left: ParsedName, right: ParsedName) -> NameComparison:
         score *= RELATION_CONFLICT_FACTOR
         explanation.append("son of (Ould) against daughter of (Mint)")
     return NameComparison(min(score, 1.0), tuple(explanation), relation_conflict, matched)
+
+
+class RememberedComparisons:
+    """compare_names for one query: a stored name met again (the same person reported twice, a common name) is
+    scored once. Both names are values (frozen tokens), so equal names share one result."""
+
+    __slots__ = ("_compare", "_scored")
+
+    def __init__(self, compare: NameComparer = compare_names) -> None:
+        self._compare = compare
+        self._scored: dict[tuple[ParsedName, ParsedName], NameComparison] = {}
+
+    def __call__(self, left: ParsedName, right: ParsedName) -> NameComparison:
+        scored = self._scored.get((left, right))
+        if scored is None:
+            scored = self._scored[(left, right)] = self._compare(left, right)
+        return scored
 
 
 def _bare(token: NameToken) -> NameToken:

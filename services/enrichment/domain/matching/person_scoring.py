@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from services.enrichment.domain.matching.name_scoring import compare_names
+from services.enrichment.domain.matching.name_scoring import NameComparer, compare_names
 from services.enrichment.domain.normalise.names import DAUGHTER_OF, SON_OF, ParsedName, parse_name
 
 ALIAS_FACTOR = 0.9
@@ -68,7 +68,8 @@ class Comparison:
     explanation: list[str]
 
 
-def best_name_score(left: PersonFeatures, right: PersonFeatures) -> tuple[float, tuple[str, ...]]:
+def best_name_score(left: PersonFeatures, right: PersonFeatures, *,
+                    compare: NameComparer = compare_names) -> tuple[float, tuple[str, ...]]:
     best: tuple[float, tuple[str, ...]] = (0.0, ("names differ",))
     for factor, left_names, right_names in (
         (1.0, left.names, right.names),
@@ -77,7 +78,7 @@ def best_name_score(left: PersonFeatures, right: PersonFeatures) -> tuple[float,
     ):
         for a in left_names:
             for b in right_names:
-                result = compare_names(a, b)
+                result = compare(a, b)
                 score = result.score * factor
                 if score > best[0]:
                     prefix = ("alias",) if factor < 1.0 else ()
