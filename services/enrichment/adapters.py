@@ -16,16 +16,16 @@ _STREAM = (
 
 
 # Several messages: for each message and key it asks about, the newest rows of other messages under the key (a
-# message's newest 200 are among its keys' newest 200 each); then every message's keys and entities. The inserts'
-# rows are not visible to the same statement: what the messages of one call share is found in Python
+# message's newest MOST_FOUND are among its keys' newest MOST_FOUND each); then every message's keys and entities.
+# The inserts' rows are not visible to the same statement: what the messages of one call share is found in Python
 # (_found_in_turn).
-_INDEX_MANY = """
+_INDEX_MANY = f"""
 WITH earlier AS (
     SELECT asked.asker, found.* FROM unnest($1::int[], $2::text[], $3::uuid[]) AS asked(asker, key, own)
     CROSS JOIN LATERAL (
         SELECT key, entity_type, position, platform, message_id, indexed_at FROM regional_index
         WHERE regional_index.key = asked.key AND regional_index.message_id <> asked.own
-        ORDER BY indexed_at DESC LIMIT 200
+        ORDER BY indexed_at DESC LIMIT {MOST_FOUND}
     ) AS found
 ), keys AS (
     INSERT INTO regional_index (key, entity_type, position, platform, message_id)
@@ -40,13 +40,14 @@ WITH earlier AS (
 )
 SELECT asker, key, entity_type, position, platform, message_id FROM earlier ORDER BY asker, indexed_at DESC
 """
-# A message alone: its newest 200, and its keys and entities. With the message's own values as single parameters,
-# PostgreSQL plans this once and reuses the plan; the form for several messages is planned anew at almost every
-# call, which for a message alone cost it about 200 µs more (docs/benchmarks.md, 6 Dec).
-_INDEX_ONE = """
+# A message alone: its newest MOST_FOUND, and its keys and entities, with the message's own values as single
+# parameters. PostgreSQL spends less on it than on the form for several messages: about 200 µs of its CPU a message
+# on a connection that reuses plans, and less in the pipeline at 50 alerts/s in five comparisons of six
+# (docs/benchmarks.md, 6 Dec, small hours).
+_INDEX_ONE = f"""
 WITH earlier AS (
     SELECT key, entity_type, position, platform, message_id FROM regional_index
-    WHERE key = ANY($10::text[]) AND message_id <> $2 ORDER BY indexed_at DESC LIMIT 200
+    WHERE key = ANY($10::text[]) AND message_id <> $2 ORDER BY indexed_at DESC LIMIT {MOST_FOUND}
 ), keys AS (
     INSERT INTO regional_index (key, entity_type, position, platform, message_id)
     SELECT key, entity_type, position, $1, $2

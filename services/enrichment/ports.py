@@ -48,7 +48,7 @@ class RegionalIndex(Protocol):
     async def index_many(self, messages: Sequence[MessageToIndex]) -> list[list[IndexedKey]]:
         """Adds each message's entities (once, whatever the number of calls) and returns, for each in turn, what
         other messages indexed before it under any of its `matching` keys, earlier messages of the same call
-        included, newest first (at most 200): in one round trip, whatever the number of messages."""
+        included, newest first (at most MOST_FOUND): in one round trip, whatever the number of messages."""
         ...
 
     def stream(

@@ -4,9 +4,7 @@ import uuid
 import pytest
 
 from shared.contracts.entities import Entities, Person, Phone, Vehicle
-from services.enrichment.domain.matching import CandidateIndex, RecordRef, compare, compare_person_features
-from services.enrichment.domain.matching.compare import canonical_of
-from services.enrichment.domain.matching.person_scoring import PersonFeatures
+from services.enrichment.domain.matching import CandidateIndex, RecordRef, compare
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.normalise.entities import vehicle_canonical
 
@@ -137,12 +135,7 @@ def test_records_sharing_a_name_are_each_scored_as_if_compared_alone() -> None:
     for n, entity in enumerate(stored):
         index.add(ref("MR", n), entity)
     query = person("Mohamed Ould Ahmed", birth_date="1985", nationality="MR")
-
-    def features(entity: Person) -> PersonFeatures:
-        return PersonFeatures.from_canonical(canonical_of(entity)[1])
-
     found = {candidate.ref: candidate.score for candidate in index.query(query, include_no_hit=True)}
-    alone = {ref("MR", n): round(compare_person_features(features(query), features(entity)).score, 4)
-             for n, entity in enumerate(stored)}
+    alone = {ref("MR", n): round(compare(query, entity).score, 4) for n, entity in enumerate(stored)}
     assert found == alone
     assert len(set(alone.values())) >= 3

@@ -66,7 +66,7 @@ def _compared_part(fields: tuple[str, ...], canonical: Canonical) -> Canonical:
 
 def compare_person_features(left: PersonFeatures, right: PersonFeatures, *,
                             compare_names: NameComparer = compare_names) -> Comparison:
-    name_score, name_explanation = best_name_score(left, right, compare=compare_names)
+    name_score, name_explanation = best_name_score(left, right, compare_names=compare_names)
     score, explanation = score_persons(left, right, name_score, name_explanation)
     return Comparison(score, outcome_for(score), explanation)
 

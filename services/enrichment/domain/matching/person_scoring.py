@@ -69,7 +69,7 @@ class Comparison:
 
 
 def best_name_score(left: PersonFeatures, right: PersonFeatures, *,
-                    compare: NameComparer = compare_names) -> tuple[float, tuple[str, ...]]:
+                    compare_names: NameComparer = compare_names) -> tuple[float, tuple[str, ...]]:
     best: tuple[float, tuple[str, ...]] = (0.0, ("names differ",))
     for factor, left_names, right_names in (
         (1.0, left.names, right.names),
@@ -78,7 +78,7 @@ def best_name_score(left: PersonFeatures, right: PersonFeatures, *,
     ):
         for a in left_names:
             for b in right_names:
-                result = compare(a, b)
+                result = compare_names(a, b)
                 score = result.score * factor
                 if score > best[0]:
                     prefix = ("alias",) if factor < 1.0 else ()
