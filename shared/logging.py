@@ -2,12 +2,14 @@
 every record, ours and the libraries', passes `redact_secrets` before it is rendered."""
 
 import functools
+import json
 import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
 
+import orjson
 import structlog
 from pydantic import SecretBytes, SecretStr
 
@@ -68,12 +70,31 @@ def redact(value: Any, depth: int = 0) -> Any:
 
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: values of keys that name secrets, SecretStr values, credentials in URLs and
-    Authorization headers anywhere in the record (the event, exceptions, nested dicts) never reach a log."""
+    Authorization headers anywhere in the record (the event, exceptions, nested dicts) never reach a log.
+
+    Every consumed message writes a record, so the common values (plain text, numbers) are judged inline."""
     for key, value in list(event_dict.items()):
         if key.startswith("_"):  # structlog's own (the stdlib record)
             continue
-        event_dict[key] = REDACTED if is_secret_key(key) and value is not None else redact(value)
+        if value is not None and is_secret_key(key):
+            event_dict[key] = REDACTED
+        elif type(value) is str:
+            event_dict[key] = redact_text(value)
+        elif type(value) not in _PLAIN:
+            event_dict[key] = redact(value)
     return event_dict
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def render_json(value: Any, **options: Any) -> str:
+    """structlog's JSONRenderer serializer: orjson (one record per consumed message), keys of any type, and
+    what it cannot write given to structlog's fallback (repr)."""
+    try:
+        return orjson.dumps(value, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, say: a record is never lost to its rendering
+        return json.dumps(value, **options)
 
 
 def configure_logging(
@@ -83,7 +104,7 @@ def configure_logging(
     if fmt == "console" or (fmt == "auto" and sys.stderr.isatty()):
         renderer = structlog.dev.ConsoleRenderer()
     else:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=render_json)
     shared_processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -107,3 +128,20 @@ def configure_logging(
     root.setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service, platform=platform)
+
+
+class bound_to_log:
+    """Binds keys to every log record of the block, then restores what they were: structlog's
+    `bound_contextvars`, without copying the whole context twice (it runs for every consumed message)."""
+
+    __slots__ = ("_keys", "_tokens")
+
+    def __init__(self, **keys: Any) -> None:
+        self._keys = keys
+        self._tokens: Mapping[str, Any] = {}
+
+    def __enter__(self) -> None:
+        self._tokens = structlog.contextvars.bind_contextvars(**self._keys)
+
+    def __exit__(self, *_: object) -> None:
+        structlog.contextvars.reset_contextvars(**self._tokens)

@@ -46,13 +46,15 @@ async def when_message_enriched_route_it(
         await now_or_at_batch_end(_DECISIONS, (message, decision), uow=uow, write=lambda items: uow.store.record(items))
         now = clock()
         references_only = decision.hits == "references_only"
+        message_json = message.model_dump_json() if decision.recipients or decision.held else None
         for recipient in [*decision.recipients, *decision.held]:
             hits = visible_hits(event.enrichment.hits, recipient=recipient, federation=federation, policy=policy,
                                 references_only=references_only)
             copy = outgoing(MessageDispatched(message=message, recipient=recipient, hits=hits, rule=decision.rule,
                                               dispatched_at=now),
                             exchange=names.DELIVERY,
-                            routing_key=names.delivery_key(recipient, names.HELD if recipient in decision.held else lane))
+                            routing_key=names.delivery_key(recipient, names.HELD if recipient in decision.held else lane),
+                            message_json=message_json)
             copy.headers[LANE_HEADER] = lane
             uow.outbox.add(copy)
         if federation.knows(message.origin) and federation.get(message.origin).is_active:

@@ -28,6 +28,7 @@ The rules (the README's "Contracts" section says the same):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -117,14 +118,28 @@ def message_version(data: Any, headers: Mapping[str, Any] | None = None, *, own:
 
 
 def _newest(headers: Mapping[str, Any] | None, body_version: Any, carried_version: Any, *, own: Version) -> Version:
-    found: list[Version] = []
     raw = (headers or {}).get(VERSION_HEADER)
-    if raw is not None:
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", "replace")
-        found.append(accept_version(str(raw), own=own, where=f"header {VERSION_HEADER}"))
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    named = (None if raw is None else str(raw), body_version if isinstance(body_version, str) else None,
+             carried_version if isinstance(carried_version, str) else None)
+    if any(text is not None and len(text) > _REMEMBERED_LENGTH for text in named):
+        return _newest_named.__wrapped__(*named, own)  # a stranger's long text is judged, never kept
+    return _newest_named(*named, own)
+
+
+_REMEMBERED_LENGTH = 32
+
+
+@functools.lru_cache(maxsize=256)
+def _newest_named(header: str | None, body_version: str | None, carried_version: str | None, own: Version) -> Version:
+    """Every consumed message names the same few versions: each combination is judged once (a refusal, an
+    IncompatibleVersion, is not remembered and is raised again each time)."""
+    found: list[Version] = []
+    if header is not None:
+        found.append(accept_version(header, own=own, where=f"header {VERSION_HEADER}"))
     for where, value in (("schema_version", body_version), ("message.schema_version", carried_version)):
-        if isinstance(value, str) and _VERSION.match(value.strip()):
+        if value is not None and _VERSION.match(value.strip()):
             found.append(accept_version(value, own=own, where=where))
     return max(found, default=Version.parse(LEGACY_VERSION))
 

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 from shared.contracts.events import BatchRelayed, Hop, HopRecorded
 from shared.contracts.identity import hop_event_id
 from shared.contracts.registry import BATCH_RELAYED, UnknownWireType, parse
+from shared.logging import bound_to_log
 from shared.messaging import names
 from shared.messaging.batch_end import batch_end
 from shared.messaging.errors import BatchContended, MessageRejected
@@ -194,7 +195,7 @@ class Consumer:
 
     async def _take(self, message: AbstractIncomingMessage) -> None:
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
+        with bound_to_log(
             message_id=message.message_id, correlation_id=message.correlation_id, queue=self._subscription.queue,
             type=message.type,
         ):
@@ -263,13 +264,12 @@ class Consumer:
                         items=len(items), duration_ms=_ms(started), exc_info=failure)
             return
         for item, outcome, duration in handled:
-            with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
-                                                         type=item.type, batch_id=message.message_id):
-                log.info("message_handled", outcome=outcome, duration_ms=duration, batch_items=len(items))
+            log.info("message_handled", message_id=item.message_id, correlation_id=item.correlation_id, type=item.type,
+                     batch_id=message.message_id, outcome=outcome, duration_ms=duration, batch_items=len(items))
         for index, refusal in refused.items():
             item = items[index]
-            with structlog.contextvars.bound_contextvars(message_id=item.message_id, correlation_id=item.correlation_id,
-                                                         type=item.type, batch_id=message.message_id):
+            with bound_to_log(message_id=item.message_id, correlation_id=item.correlation_id, type=item.type,
+                              batch_id=message.message_id):
                 await self._refuse(item, refusal.reason, started, **refusal.why)
 
     async def _handle_items(
@@ -287,8 +287,7 @@ class Consumer:
                     if index in refused:
                         continue
                     item_started = time.perf_counter()
-                    with structlog.contextvars.bound_contextvars(message_id=item.message_id, type=item.type,
-                                                                 correlation_id=item.correlation_id):
+                    with bound_to_log(message_id=item.message_id, type=item.type, correlation_id=item.correlation_id):
                         problem = await self._handle_item(item, handler, verdict, user_id)
                     if isinstance(problem, Refusal):
                         refused[index] = problem

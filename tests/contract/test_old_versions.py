@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts import registry
+from shared.contracts import registry, versioning
 from shared.contracts.catalogue import SCHEMA_OF, consumers_of
 from shared.contracts.versioning import CURRENT, VERSION_HEADER, IncompatibleVersion, Version, load_schemas, releases
-from shared.messaging.outgoing import OutgoingMessage
+from shared.messaging.outgoing import OutgoingMessage, outgoing
 from services.routing.domain.decisions import Original, decide
 from shared.policy import load_policy
 from tests.contract.pipeline import Delivery, InMemoryFederation, Travelled, origin_of
@@ -123,3 +123,37 @@ def test_a_message_of_another_major_is_refused_with_the_reason() -> None:
         registry.parse(registry.MESSAGE_ENRICHED, json.dumps(nested).encode())
     # the runtime quarantines ValueErrors with their text as the reason
     assert issubclass(IncompatibleVersion, ValueError)
+
+
+def test_versions_are_judged_alike_however_often_they_come_and_a_long_text_is_not_kept() -> None:
+    """The versions a message names are remembered by value: the hundredth refusal is the first one's."""
+    enriched = dict(FIXTURE_CASES)["1.0/message_enriched"]
+    body = json.dumps(enriched["body"]).encode()
+    for _ in range(3):
+        assert registry.parse(registry.MESSAGE_ENRICHED, body, {VERSION_HEADER: "1.0"})
+        with pytest.raises(IncompatibleVersion, match=f"header {VERSION_HEADER} 2.1"):
+            registry.parse(registry.MESSAGE_ENRICHED, body, {VERSION_HEADER: b"2.1"})
+    padded = "1.0" + " " * 100
+    before = versioning._newest_named.cache_info().currsize
+    assert registry.parse(registry.MESSAGE_ENRICHED, body, {VERSION_HEADER: padded})
+    assert versioning._newest_named.cache_info().currsize == before
+
+
+CARRYING = [(name, fixture) for name, fixture in FIXTURE_CASES if isinstance(fixture["body"].get("message"), dict)]
+
+
+@pytest.mark.parametrize(("name", "fixture"), CARRYING, ids=[name for name, _ in CARRYING])
+def test_a_copy_written_around_its_message_already_serialized_is_the_same_bytes(name: str, fixture: dict[str, Any]) -> None:
+    """The hub serializes a message once for all its copies (shared/messaging/outgoing.py): byte for byte what
+    serializing each copy whole gives."""
+    event = _parse(fixture)
+    whole = outgoing(event, exchange="pcms.delivery", routing_key="ML.routine")
+    shared = outgoing(event, exchange="pcms.delivery", routing_key="ML.routine",
+                      message_json=event.message.model_dump_json())
+    assert shared == whole
+
+
+def test_only_a_model_whose_first_field_is_its_message_is_written_around_one() -> None:
+    hop = _parse(dict(FIXTURE_CASES)["1.4/hop_recorded"])
+    with pytest.raises(ValueError, match="does not carry a message"):
+        outgoing(hop, exchange="pcms.audit", routing_key="hop.routed", message_json="{}")

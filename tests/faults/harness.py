@@ -1,6 +1,8 @@
 """A federation of real processes that the fault tests can kill, restart and cut off."""
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -79,8 +81,16 @@ class Federated:
         finally:
             await connection.close()
 
-    def count_log_lines(self, needle: str) -> int:
-        return sum(path.read_text(errors="replace").count(needle) for path in self.log_dir.glob("*.log"))
+    def count_outcomes(self, prefix: str) -> int:
+        """Handled messages whose canonical log record's outcome starts with `prefix`, in every service's log."""
+        count = 0
+        for path in self.log_dir.glob("*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if '"outcome"' in line:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        outcome = json.loads(line).get("outcome")
+                        count += isinstance(outcome, str) and outcome.startswith(prefix)
+        return count
 
     async def submit(self, count: int, body: dict, *, on_progress=None) -> None:
         """Submits `count` messages to NE like a careful client: retries with the same idempotency key until accepted."""
