@@ -132,7 +132,8 @@ def configure_logging(
 
 class bound_to_log:
     """Binds keys to every log record of the block, then restores what they were: structlog's
-    `bound_contextvars`, without copying the whole context twice (it runs for every consumed message)."""
+    `bound_contextvars`, without copying the whole context to save what it overrides (it runs for every consumed
+    message): each key's previous value comes back by its token."""
 
     __slots__ = ("_keys", "_tokens")
 

@@ -1,10 +1,15 @@
+import io
+import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
 import pytest
+import structlog
 
+from shared.logging import configure_logging
 from tests.infra import Broker, find_broker, find_postgres
 
 
@@ -54,3 +59,15 @@ async def database_prefix(postgres_url: str, unique: str) -> AsyncIterator[str]:
             await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@pytest.fixture
+def captured_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """The services' logging configuration (JSON, intake at MR), writing to a buffer; reset afterwards."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(service="intake", platform="MR", fmt="json")
+    yield stream
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
+    structlog.contextvars.clear_contextvars()

@@ -5,9 +5,7 @@ import io
 import json
 import logging
 import pkgutil
-import sys
 import typing
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import structlog
 from pydantic import SecretStr
 
 import services
-from shared.logging import REDACTED, configure_logging, redact_secrets
+from shared.logging import REDACTED, redact_secrets
 from shared.settings import ServiceSettings
 
 pytestmark = [pytest.mark.unit, pytest.mark.security]
@@ -70,17 +68,6 @@ def test_authorization_headers_and_private_keys_in_text_are_redacted() -> None:
     assert TOKEN not in rendered and "MC4CAQAw" not in rendered
     assert event["headers"]["accept"] == "application/json"
     assert event["detail"] == "a bearer token is missing"  # prose is not a token
-
-
-@pytest.fixture
-def captured_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    configure_logging(service="intake", platform="MR", fmt="json")
-    yield stream
-    structlog.reset_defaults()
-    logging.getLogger().handlers[:] = []
-    structlog.contextvars.clear_contextvars()
 
 
 def test_the_configured_pipeline_redacts_structlog_and_library_records(captured_logs: io.StringIO) -> None:
