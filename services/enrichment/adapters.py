@@ -1,6 +1,7 @@
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from itertools import count
+from operator import itemgetter
 
 import asyncpg
 import orjson
@@ -68,18 +69,21 @@ def _found_in_turn(messages: Sequence[MessageToIndex], stored: list[list[Indexed
     """For each message, under its matching keys: the keys of the messages before it in the call (the last added
     first), then what was stored before the call (newest first), each row once."""
     answers: list[list[IndexedKey]] = []
-    added: dict[str, list[tuple[int, IndexedKey]]] = {}  # key -> (when the call added it, what it added)
+    asked = {key for message in messages for key in message.matching}
+    added: dict[str, list[tuple[int, IndexedKey]]] = {}  # an asked key -> (when the call added it, what it added)
     order = count()
     for turn, message in enumerate(messages):
         earlier_in_call = sorted(
             (entry for key in dict.fromkeys(message.matching) for entry in added.get(key, ())
-             if entry[1].message_id != message.message_id), key=lambda entry: -entry[0])
+             if entry[1].message_id != message.message_id), key=itemgetter(0), reverse=True)
         rows = dict.fromkeys([*(row for _, row in earlier_in_call), *stored[turn]])
         answers.append(list(rows)[:MOST_FOUND])
         for e in message.entities:
             for key in dict.fromkeys(e.keys):
-                added.setdefault(key, []).append(
-                    (next(order), IndexedKey(key, e.entity_type.value, e.position, message.platform, message.message_id)))
+                if key in asked:
+                    added.setdefault(key, []).append(
+                        (next(order), IndexedKey(key, e.entity_type.value, e.position, message.platform,
+                                                 message.message_id)))
     return answers
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import uuid4
@@ -81,16 +82,17 @@ class Federated:
         finally:
             await connection.close()
 
-    def count_outcomes(self, prefix: str) -> int:
-        """Handled messages whose canonical log record's outcome starts with `prefix`, in every service's log."""
-        count = 0
+    def outcomes(self) -> Counter[str]:
+        """The outcomes of the handled messages' canonical log records, in every service's log, read once."""
+        found: Counter[str] = Counter()
         for path in self.log_dir.glob("*.log"):
             for line in path.read_text(errors="replace").splitlines():
                 if '"outcome"' in line:
                     with contextlib.suppress(ValueError, AttributeError):
                         outcome = json.loads(line).get("outcome")
-                        count += isinstance(outcome, str) and outcome.startswith(prefix)
-        return count
+                        if isinstance(outcome, str):
+                            found[outcome] += 1
+        return found
 
     async def submit(self, count: int, body: dict, *, on_progress=None) -> None:
         """Submits `count` messages to NE like a careful client: retries with the same idempotency key until accepted."""

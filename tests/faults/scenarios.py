@@ -66,8 +66,9 @@ FIGURES: list[str] = []  # printed in pytest's terminal summary, so CI shows the
 
 
 def report(scenario: str, fed: Federated, figures: dict[str, int], **seconds: float) -> None:
-    duplicates = fed.count_outcomes("duplicate")
-    retried = fed.count_outcomes("retry_in_")
+    outcomes = fed.outcomes()
+    duplicates = outcomes["duplicate"]
+    retried = sum(n for outcome, n in outcomes.items() if outcome.startswith("retry_in_"))
     timing = " ".join(f"{name}={value:.1f}s" for name, value in seconds.items())
     line = (f"[faults] {scenario}: {' '.join(f'{k}={v}' for k, v in figures.items())} "
             f"duplicates_suppressed={duplicates} retries={retried} {timing}")
