@@ -2,18 +2,27 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from itertools import count
 from operator import itemgetter
+from uuid import UUID
 
 import asyncpg
 import orjson
 
 from shared.db.columns import columns
-from services.enrichment.ports import MOST_FOUND, IndexedKey, MessageToIndex, StoredEntity
+from services.enrichment.ports import MOST_FOUND, IndexedKey, MessageToIndex, StoredEntity, StoredSince
 
 DEFAULT_BATCH = 2_000
 
 _STREAM = (
-    "SELECT message_id, platform, entity_type, position, canonical, handling_code FROM indexed_entities "
+    "SELECT message_id, platform, entity_type, position, canonical, handling_code, seq FROM indexed_entities "
     "WHERE $1::text[] IS NULL OR entity_type = ANY($1::text[]) ORDER BY seq"
+)
+_STORED_SINCE = (
+    "SELECT max(seq) AS newest, coalesce(array_agg(DISTINCT message_id), '{}') AS message_ids FROM indexed_entities "
+    "WHERE seq > $1 AND ($2::text[] IS NULL OR entity_type = ANY($2::text[]))"
+)
+_ENTITIES_OF = (
+    "SELECT message_id, platform, entity_type, position, canonical, handling_code, seq FROM indexed_entities "
+    "WHERE message_id = ANY($1::uuid[]) AND ($2::text[] IS NULL OR entity_type = ANY($2::text[])) ORDER BY seq"
 )
 
 
@@ -124,15 +133,19 @@ class AsyncpgRegionalIndex:
         self, *, batch_size: int = DEFAULT_BATCH, entity_types: Sequence[str] | None = None
     ) -> AsyncIterator[list[StoredEntity]]:
         """A server-side cursor in one read-only snapshot: memory stays at one batch whatever the table's size."""
-        types = [str(t) for t in entity_types] if entity_types is not None else None
         async with self._dedicated() as connection, connection.transaction(isolation="repeatable_read", readonly=True):
-            cursor = await connection.cursor(_STREAM, types)
+            cursor = await connection.cursor(_STREAM, _types(entity_types))
             while rows := await cursor.fetch(batch_size):
-                yield [
-                    StoredEntity(r["message_id"], r["platform"], r["entity_type"], r["position"],
-                                 orjson.loads(r["canonical"]), r["handling_code"])
-                    for r in rows
-                ]
+                yield [_stored_entity(r) for r in rows]
+
+    async def stored_since(self, seq: int, *, entity_types: Sequence[str] | None = None) -> StoredSince:
+        row = await self._connection.fetchrow(_STORED_SINCE, seq, _types(entity_types))
+        return StoredSince(seq if row["newest"] is None else row["newest"], list(row["message_ids"]))
+
+    async def entities_of(self, message_ids: Sequence[UUID], *, entity_types: Sequence[str] | None = None
+                          ) -> list[StoredEntity]:
+        return [_stored_entity(r) for r in await self._connection.fetch(_ENTITIES_OF, list(message_ids),
+                                                                        _types(entity_types))]
 
     @asynccontextmanager
     async def _dedicated(self) -> AsyncIterator[asyncpg.Connection]:
@@ -141,3 +154,12 @@ class AsyncpgRegionalIndex:
                 yield connection
         else:
             yield self._connection
+
+
+def _types(entity_types: Sequence[str] | None) -> list[str] | None:
+    return [str(t) for t in entity_types] if entity_types is not None else None
+
+
+def _stored_entity(row: asyncpg.Record) -> StoredEntity:
+    return StoredEntity(row["message_id"], row["platform"], row["entity_type"], row["position"],
+                        orjson.loads(row["canonical"]), row["handling_code"], row["seq"])

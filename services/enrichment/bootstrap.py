@@ -1,5 +1,6 @@
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from uuid import UUID
@@ -18,7 +19,7 @@ from shared.http import answer_unavailable_on, serve
 from shared.memory import freeze_long_lived_objects
 from shared.messaging import names
 from shared.messaging.ports import Outcome
-from shared.messaging.runtime import Handler, Subscription, bind, wait_forever
+from shared.messaging.runtime import Handler, Subscription, bind
 from shared.policy import RoutingPolicy, load_policy
 from shared.security.adapters import AsyncpgSecurityEventLog, AsyncpgTokenStore
 from shared.security.http_auth import ApiAuth
@@ -37,17 +38,72 @@ STORAGE_OUTAGES = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceEr
 log = structlog.get_logger(SERVICE)
 
 
-async def rebuild(matcher: RegionalMatcher, index: RegionalIndex, *, batch_size: int) -> int:
+@dataclass(frozen=True)
+class Rebuilt:
+    records: int
+    newest: int  # the place in the store's insertion order the matcher holds everything up to
+
+
+async def rebuild(matcher: RegionalMatcher, index: RegionalIndex, *, batch_size: int) -> Rebuilt:
     """Loads every stored matchable entity into the in-memory matcher, a batch at a time, then marks it ready."""
     started = time.perf_counter()
-    loaded = 0
+    loaded = newest = 0
     async for batch in index.stream(batch_size=batch_size, entity_types=sorted(MATCHABLE_TYPES)):
         loaded += matcher.load(batch)
+        newest = max(newest, batch[-1].seq)
         await asyncio.sleep(0)  # let the API answer /healthz while a large index loads
     matcher.finish_loading()
     log.info("regional_index_loaded", records=loaded, messages=matcher.messages,
              seconds=round(time.perf_counter() - started, 2))
-    return loaded
+    return Rebuilt(loaded, newest)
+
+
+async def catch_up(matcher: RegionalMatcher, index: RegionalIndex, *, after: int, chunk: int = 5_000) -> tuple[int, int]:
+    """Adds to the matcher the messages stored after place `after` that it does not hold; returns the newest place
+    read and how many messages it added.
+
+    The matcher is fed after each commit. When the database goes away during a COMMIT that it carried out, the
+    handler sees an error, the message comes back as a duplicate of its own claim, and nothing feeds the matcher:
+    without this, later messages would not be matched against it until the service restarted."""
+    since = await index.stored_since(after, entity_types=sorted(MATCHABLE_TYPES))
+    missing: list[UUID] = []
+    for start in range(0, len(since.message_ids), chunk):
+        missing += [m for m in since.message_ids[start : start + chunk] if not matcher.holds(m)]
+        await asyncio.sleep(0)  # an import stores thousands of messages a round; alerts go on meanwhile
+    if not missing:
+        return since.newest, 0
+    rows = await index.entities_of(missing, entity_types=sorted(MATCHABLE_TYPES))
+    before = matcher.messages
+    matcher.load(rows)  # skips what a commit fed it meanwhile
+    matcher.finish_loading()
+    return since.newest, matcher.messages - before
+
+
+@dataclass
+class CatchUpWindow:
+    """Where each round of catching up starts: after the newest place the round before last read. Places are
+    taken at insert, not at commit, so a row can become visible after rows placed above it; each stretch is read
+    by two rounds, and a row whose transaction took less than a round to commit is read by one of them."""
+
+    floor: int
+    newest: int
+
+    def after_round(self, newest: int) -> None:
+        self.floor, self.newest = self.newest, max(self.newest, newest)
+
+
+async def keep_caught_up(matcher: RegionalMatcher, index: RegionalIndex, *, since: int, every_seconds: float) -> None:
+    window = CatchUpWindow(since, since)
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            newest, added = await catch_up(matcher, index, after=window.floor)
+        except Exception as error:  # the next round reads the same stretch again; the consumers go on meanwhile
+            log.warning("regional_index_catch_up_failed", error=repr(error))
+            continue
+        if added:
+            log.warning("regional_index_caught_up", messages=added, after=window.floor, newest=newest)
+        window.after_round(newest)
 
 
 def router(infra: Infrastructure, policy: RoutingPolicy, lane: str) -> Handler:
@@ -110,11 +166,12 @@ async def main(settings: EnrichmentSettings) -> None:
         async def index_then_consume() -> None:
             # Consumers start only once the index holds everything committed before: no message is
             # matched against a partial index, and none is added twice (see RegionalMatcher).
-            await rebuild(matcher, AsyncpgRegionalIndex(infra.pool), batch_size=settings.rebuild_batch)
+            store = AsyncpgRegionalIndex(infra.pool)
+            rebuilt = await rebuild(matcher, store, batch_size=settings.rebuild_batch)
             log.info("matcher_frozen", objects_frozen=freeze_long_lived_objects())
             await infra.start_consumers(subscriptions, names.AUDIT,
                                         claimed_in_batch=with_enriched_ids if settings.routes_in_process else None)
-            await wait_forever()
+            await keep_caught_up(matcher, store, since=rebuilt.newest, every_seconds=settings.catch_up_seconds)
 
         api = build_api(
             matcher=matcher,

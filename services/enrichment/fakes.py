@@ -1,6 +1,7 @@
 from collections.abc import AsyncIterator, Sequence
+from uuid import UUID
 
-from services.enrichment.ports import MOST_FOUND, IndexedKey, MessageToIndex, StoredEntity
+from services.enrichment.ports import MOST_FOUND, IndexedKey, MessageToIndex, StoredEntity, StoredSince
 
 
 class InMemoryRegionalIndex:
@@ -22,13 +23,26 @@ class InMemoryRegionalIndex:
                     self.rows.append(IndexedKey(key, entity.entity_type, entity.position, platform, message_id))
             if (message_id, entity.entity_type, entity.position) not in stored:
                 self.entities.append(StoredEntity(message_id, platform, str(entity.entity_type), entity.position,
-                                                  dict(entity.canonical), message.handling_code))
+                                                  dict(entity.canonical), message.handling_code,
+                                                  seq=len(self.entities) + 1))
         return found
 
     async def stream(
         self, *, batch_size: int = 2_000, entity_types: Sequence[str] | None = None
     ) -> AsyncIterator[list[StoredEntity]]:
-        wanted = {str(t) for t in entity_types} if entity_types is not None else None
-        selected = [e for e in self.entities if wanted is None or e.entity_type in wanted]
+        selected = self._of_types(entity_types)
         for start in range(0, len(selected), batch_size):
             yield selected[start : start + batch_size]
+
+    async def stored_since(self, seq: int, *, entity_types: Sequence[str] | None = None) -> StoredSince:
+        after = [e for e in self._of_types(entity_types) if e.seq > seq]
+        return StoredSince(max((e.seq for e in after), default=seq), list(dict.fromkeys(e.message_id for e in after)))
+
+    async def entities_of(self, message_ids: Sequence[UUID], *, entity_types: Sequence[str] | None = None
+                          ) -> list[StoredEntity]:
+        wanted = set(message_ids)
+        return [e for e in self._of_types(entity_types) if e.message_id in wanted]
+
+    def _of_types(self, entity_types: Sequence[str] | None) -> list[StoredEntity]:
+        wanted = {str(t) for t in entity_types} if entity_types is not None else None
+        return [e for e in self.entities if wanted is None or e.entity_type in wanted]

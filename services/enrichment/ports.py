@@ -40,6 +40,15 @@ class StoredEntity:
     position: int
     canonical: dict[str, Any]
     handling_code: str
+    seq: int = 0  # its place in the store's insertion order
+
+
+@dataclass(frozen=True)
+class StoredSince:
+    """What the store took in after a place in its insertion order."""
+
+    newest: int  # the highest place read, or the one asked about when nothing came after it
+    message_ids: list[UUID]
 
 
 class RegionalIndex(Protocol):
@@ -55,6 +64,15 @@ class RegionalIndex(Protocol):
         self, *, batch_size: int, entity_types: Sequence[str] | None = None
     ) -> AsyncIterator[list[StoredEntity]]:
         """Every stored entity (of these types), in insertion order, a batch at a time."""
+        ...
+
+    async def stored_since(self, seq: int, *, entity_types: Sequence[str] | None = None) -> StoredSince:
+        """The messages with entities (of these types) stored after place `seq`, each once."""
+        ...
+
+    async def entities_of(self, message_ids: Sequence[UUID], *, entity_types: Sequence[str] | None = None
+                          ) -> list[StoredEntity]:
+        """The stored entities (of these types) of these messages, in insertion order."""
         ...
 
 

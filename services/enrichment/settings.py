@@ -20,6 +20,9 @@ class EnrichmentSettings(ServiceSettings):
         "effect at the latest this long after it is made.")
     rebuild_batch: int = Field(default=2_000, ge=1, le=100_000,
                                description="Rows per fetch when the in-memory index is rebuilt at start.")
+    catch_up_seconds: float = Field(
+        default=30.0, ge=0.1, description="How often the in-memory index is checked against the store for messages "
+        "committed without reaching it (a database that went away during a COMMIT it carried out).")
     hits_per_entity: int = Field(default=5, ge=1, le=100, description="Most scored candidates kept per entity.")
     max_hits: int = Field(default=50, ge=1, le=1_000, description="Most hits attached to one message.")
     routes_in_process: bool = Field(

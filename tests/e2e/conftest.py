@@ -72,7 +72,7 @@ def running_federation(tmp_path: Path, amqp_url: str, postgres_url: str, databas
     federation = load_federation(federation_file)
     secrets_dir = tmp_path / "secrets"
     env = {"AMQP_URL": amqp_url, "DATABASE_URL": postgres_url, "PCMS_DATABASE_PREFIX": database_prefix,
-           "PCMS_SECRETS_DIR": str(secrets_dir)}
+           "PCMS_SECRETS_DIR": str(secrets_dir), "PCMS_CATCH_UP_SECONDS": "1"}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     processes = plan(federation)

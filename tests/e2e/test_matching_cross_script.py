@@ -1,9 +1,17 @@
 """Issue 3 end to end: a report in Arabic script hits a Latin-script alert of another state at the hub."""
 
+import asyncio
+from uuid import uuid4
+
+import asyncpg
 import httpx
 import pytest
 
+from services.enrichment.adapters import AsyncpgRegionalIndex
+from services.enrichment.domain.normalise import normalise_entities
+from services.enrichment.ports import MessageToIndex
 from services.enrichment.settings import EnrichmentSettings
+from shared.contracts.entities import Entities
 from tests.e2e.test_exchange import eventually
 
 pytestmark = pytest.mark.e2e
@@ -69,3 +77,33 @@ def test_an_arabic_script_report_hits_a_latin_script_alert_and_the_index_answers
         assert compared.json()["outcome"] == "hit"
         bad = matching.post("/v1/match", json={"entity_type": "person", "entity": {"names": []}})
         assert bad.status_code == 422 and [p["path"] for p in bad.json()["problems"]] == ["entity.names"]
+
+
+def test_a_message_stored_at_the_hub_without_reaching_the_running_matcher_is_found_after_a_catch_up_round(
+        running_federation):
+    """As after a COMMIT the database carried out just before it went away: the rows are stored, the process's
+    in-memory index was never fed, and the message's redelivery is a duplicate of its own claim."""
+    fed = running_federation
+    lost = uuid4()
+
+    async def store_behind_the_matchers_back() -> None:
+        connection = await asyncpg.connect(fed.database("HUB"))
+        try:
+            entities = normalise_entities(Entities.model_validate(ALERT["body"]["entities"]), reporting_country="NE")
+            await AsyncpgRegionalIndex(connection).index_many([MessageToIndex(lost, "NE", "H0", entities)])
+        finally:
+            await connection.close()
+
+    with matching_api(fed) as matching:
+        assert matching.get("/healthz").json()["index"]["state"] == "ready"
+        asyncio.run(store_behind_the_matchers_back())
+
+        def found() -> list:
+            answer = matching.post("/v1/match", json={"entity_type": "person", "limit": 5,
+                                                      "entity": REPORT["body"]["entities"]["persons"][0]})
+            assert answer.status_code == 200, answer.text
+            return [c for c in answer.json()["candidates"] if c["message_id"] == str(lost)]
+
+        [candidate] = eventually(found, what="the stored message in the running matcher (PCMS_CATCH_UP_SECONDS=1)")
+        assert (candidate["platform"], candidate["outcome"]) == ("NE", "hit")
+        assert "regional_index_caught_up" in (fed.log_dir / "enrichment-HUB.log").read_text()

@@ -7,12 +7,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.enrichment.adapters import AsyncpgRegionalIndex
-from services.enrichment.bootstrap import rebuild
+from services.enrichment.bootstrap import catch_up, rebuild
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
 from services.enrichment.handlers import when_message_published_enrich_it
-from services.enrichment.ports import MessageToIndex
+from services.enrichment.ports import MessageToIndex, StoredSince
 from shared.contracts.entities import Entities
 from shared.contracts.events import MessageEnriched
 from shared.contracts.messages import SUBMIT_ADAPTER, Message, stamp
@@ -68,6 +68,26 @@ async def test_adding_the_same_message_twice_stores_it_once(index) -> None:
     assert [(r.message_id, r.platform) for r in found] == [(message_id, "NE")]
 
 
+async def test_stored_since_names_each_message_stored_after_a_place_once(index) -> None:
+    first, second = uuid4(), uuid4()
+    await index.index_many([MessageToIndex(first, "NE", "H0", entities_of(
+        {"persons": [{"names": ["Mohamed Ould Ahmed"]}, {"names": ["Aicha Mint Sidi"]}]}))])
+    [start] = [r.seq for b in await streamed(index, batch_size=10) for r in b][-1:]
+    await index.index_many([MessageToIndex(second, "ML", "H0", entities_of(
+        {"phones": [{"number": "90 12 34 56"}], "places": [{"name": "Gao"}]}, "ML"))])
+    newest = max(r.seq for b in await streamed(index, batch_size=10) for r in b)
+
+    everything = await index.stored_since(start - 2)
+    assert (everything.newest, sorted(map(str, everything.message_ids))) == (newest, sorted([str(first), str(second)]))
+    after_first = await index.stored_since(start, entity_types=sorted(MATCHABLE_TYPES))
+    assert (after_first.newest, after_first.message_ids) == (newest - 1, [second])  # the place is not matchable
+    assert await index.stored_since(newest) == StoredSince(newest, [])
+
+    rows = await index.entities_of([second, uuid4()], entity_types=sorted(MATCHABLE_TYPES))
+    assert [(r.message_id, r.platform, r.entity_type, r.position) for r in rows] == [(second, "ML", "phone", 0)]
+    assert [r.entity_type for r in await index.entities_of([first, second])] == ["person", "person", "phone", "place"]
+
+
 # ---- the enrichment handler on PostgreSQL, and the in-memory index rebuilt at start ---------------------
 
 def submitted(kind: str, origin: str, entities: dict[str, Any], message_id: UUID | None = None) -> Message:
@@ -103,7 +123,8 @@ async def test_an_index_rebuilt_from_postgresql_finds_what_an_earlier_process_in
     await enrich(pool, before_restart, submitted("report", "MR", {"phones": [{"number": "+222 22 33 44 55"}]}))
 
     after_restart = RegionalMatcher()
-    assert await rebuild(after_restart, AsyncpgRegionalIndex(pool), batch_size=1) == 2
+    rebuilt = await rebuild(after_restart, AsyncpgRegionalIndex(pool), batch_size=1)
+    assert rebuilt.records == 2 and rebuilt.newest == await pool.fetchval("SELECT max(seq) FROM indexed_entities")
     assert after_restart.ready and (len(after_restart), after_restart.messages) == (2, 2)
 
     report = submitted("report", "ML", SEEN_IN_ARABIC)
@@ -137,3 +158,21 @@ async def test_a_failed_transaction_leaves_the_in_memory_index_untouched(pool) -
     assert len(matcher) == 0
     await enrich(pool, matcher, broken)  # the redelivery
     assert len(matcher) == 1
+
+
+async def test_a_message_committed_without_reaching_the_matcher_is_caught_up_from_postgresql(pool) -> None:
+    matcher = RegionalMatcher()
+    rebuilt = await rebuild(matcher, AsyncpgRegionalIndex(pool), batch_size=100)
+    alert = submitted("alert", "NE", WANTED)
+    await enrich(pool, RegionalMatcher(), alert)  # committed; this matcher was never fed, as after a lost COMMIT reply
+    assert await enrich(pool, matcher, alert) == "duplicate"  # the redelivery is its own claim's duplicate
+    assert matcher.messages == 0
+
+    newest, added = await catch_up(matcher, AsyncpgRegionalIndex(pool), after=rebuilt.newest)
+    assert (added, matcher.messages, len(matcher)) == (1, 1, 1)
+    assert newest == await pool.fetchval("SELECT max(seq) FROM indexed_entities")
+
+    report = submitted("report", "ML", SEEN_IN_ARABIC)
+    await enrich(pool, matcher, report)
+    [hit] = (await enriched(pool, report.message_id)).enrichment.hits
+    assert (hit.matched_message_id, hit.outcome, hit.entity_type) == (alert.message_id, "hit", "person")

@@ -19,6 +19,8 @@ EXCLUSION_MARGIN = 5
 
 
 def _message_key(message_id: UUID | str) -> bytes | str:
+    if isinstance(message_id, UUID):
+        return message_id.bytes
     try:
         return UUID(str(message_id)).bytes
     except ValueError:
