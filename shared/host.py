@@ -21,7 +21,7 @@ from shared.db.outbox_store import AsyncpgOutboxStore
 from shared.db.uow import AsyncpgUnitOfWork, SharedTransaction
 from shared.federation import Federation, FederationFile
 from shared.logging import configure_logging
-from shared.memory import freeze_long_lived_objects
+from shared.memory import freeze_long_lived_objects, give_back_freed_memory_when_idle
 from shared.messaging import names
 from shared.messaging.amqp import apply_topology
 from shared.messaging.outgoing import OutgoingMessage
@@ -193,13 +193,14 @@ async def _follow_membership(federation_file: FederationFile, broker: BrokerSess
 
 
 async def run_until_stopped(*workers: Awaitable[None]) -> None:
-    """Runs the workers until SIGINT/SIGTERM or until one of them fails. What start-up built is frozen first."""
+    """Runs the workers until SIGINT/SIGTERM or until one of them fails. What start-up built is frozen first; what
+    a stretch of work frees is given back once the process is quiet (shared.memory)."""
     frozen = freeze_long_lived_objects()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.ensure_future(worker) for worker in workers]
+    tasks = [asyncio.ensure_future(worker) for worker in (*workers, give_back_freed_memory_when_idle())]
     stopper = asyncio.ensure_future(stop.wait())
     log.info("service_started", objects_frozen=frozen)
     try:
