@@ -12,26 +12,18 @@ from uuid import UUID
 
 from shared.contracts.events import EntityType
 from services.enrichment.domain.matching import Candidate, CandidateIndex, RecordRef
+from services.enrichment.domain.message_ids import MessageIds
 
 MATCHABLE_TYPES = frozenset({EntityType.PERSON, EntityType.VEHICLE, EntityType.DOCUMENT, EntityType.PHONE,
                              EntityType.FIREARM})
 EXCLUSION_MARGIN = 5
 
 
-def _message_key(message_id: UUID | str) -> bytes | str:
-    if isinstance(message_id, UUID):
-        return message_id.bytes
-    try:
-        return UUID(str(message_id)).bytes
-    except ValueError:
-        return str(message_id)
-
-
 class RegionalMatcher:
     def __init__(self) -> None:
         self._index = CandidateIndex()
-        self._messages: set[bytes | str] = set()
-        self._loading: set[bytes | str] = set()
+        self._messages = MessageIds()
+        self._loading = MessageIds()
         self.ready = False
 
     def __len__(self) -> int:
@@ -47,17 +39,15 @@ class RegionalMatcher:
         return len(self._messages)
 
     def holds(self, message_id: UUID | str) -> bool:
-        return _message_key(message_id) in self._messages
+        return message_id in self._messages
 
     # ---- feeding ------------------------------------------------------------------------------
 
     def add_message(
         self, message_id: UUID | str, platform: str, entities: Iterable[tuple[str, int, dict[str, Any]]]
     ) -> bool:
-        key = _message_key(message_id)
-        if key in self._messages:
+        if not self._messages.add(message_id):
             return False
-        self._messages.add(key)
         for entity_type, position, canonical in entities:
             self._add(message_id, platform, entity_type, position, canonical)
         return True
@@ -69,18 +59,21 @@ class RegionalMatcher:
         """
         loaded = 0
         live, loading = self._messages, self._loading
+        taking = None  # the message of the row before, the common case: a message's rows are stored together
         for row in rows:
-            key = _message_key(row.message_id)
-            if key in live and key not in loading:
-                continue
-            loading.add(key)
-            live.add(key)
-            self._add(row.message_id, row.platform, row.entity_type, row.position, row.canonical)
+            message_id = row.message_id
+            if message_id != taking:
+                if live.add(message_id):
+                    loading.add(message_id)
+                elif message_id not in loading:  # added live, or by an earlier load
+                    continue
+            taking = message_id
+            self._add(message_id, row.platform, row.entity_type, row.position, row.canonical)
             loaded += 1
         return loaded
 
     def finish_loading(self) -> None:
-        self._loading.clear()
+        self._loading = MessageIds()
         self.ready = True
 
     def _add(self, message_id: UUID | str, platform: str, entity_type: str, position: int,

@@ -9,7 +9,7 @@ from services.enrichment.domain.matching.name_scoring import RememberedCompariso
 from services.enrichment.domain.matching.packed import PackedRows
 from services.enrichment.domain.matching.person_index import FULL_SCORE_LIMIT, PersonStore
 from services.enrichment.domain.matching.person_scoring import Comparison, PersonFeatures
-from services.enrichment.domain.matching.postings import Posting, add_posting, records_of
+from services.enrichment.domain.matching.postings import PostingMap, records_of
 from services.enrichment.domain.matching.records import Candidate, RecordRef
 from services.enrichment.domain.matching.refs import RefStore
 from services.enrichment.domain.matching.thresholds import HIT_THRESHOLD, outcome_for
@@ -49,7 +49,7 @@ class _IdentifierStore:
         self._entity_type = entity_type
         self._fields = COMPARED_FIELDS[entity_type]
         self._compared = PackedRows()
-        self.postings: dict[int, Posting] = {}
+        self._postings = PostingMap()
 
     def __len__(self) -> int:
         return len(self._compared)
@@ -58,7 +58,7 @@ class _IdentifierStore:
         record = self.refs.append(ref)
         self._compared.append([canonical.get(field) for field in self._fields])
         for key in identifier_keys(self._entity_type, canonical):
-            add_posting(self.postings, hash(key), record)
+            self._postings.add(hash(key), record)
 
     def compared(self, record: int) -> Canonical:
         return dict(zip(self._fields, self._compared.get(record)))
@@ -66,7 +66,7 @@ class _IdentifierStore:
     def candidates(self, canonical: Canonical) -> set[int]:
         found: set[int] = set()
         for key in identifier_keys(self._entity_type, canonical):
-            found.update(records_of(self.postings.get(hash(key))))
+            found.update(records_of(self._postings.get(hash(key))))
         return found
 
 

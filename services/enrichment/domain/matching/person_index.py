@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from itertools import combinations
 
 from services.enrichment.domain.matching.person_scoring import PersonFeatures
-from services.enrichment.domain.matching.postings import Posting, add_posting, records_of, size_of
+from services.enrichment.domain.matching.postings import Posting, PostingMap, records_of, size_of
 from services.enrichment.domain.normalise.names import NO_RELATION, NameToken, ParsedName
 from services.enrichment.domain.normalise.phonetics import coarse_skeleton
 
@@ -42,8 +42,8 @@ class PersonStore:
         self._skeleton_ids: dict[str, int] = {}
         self._skeleton_postings: list[array] = []
         self._skeleton_neighbours: dict[str, list[int]] | None = None
-        self._pair_postings: dict[int, Posting] = {}
-        self._document_postings: dict[int, Posting] = {}
+        self._pair_postings = PostingMap()
+        self._document_postings = PostingMap()
         self._name_tokens = array("I")
         self._name_starts = array("I", [0])
         self._name_flags = bytearray()
@@ -94,9 +94,9 @@ class PersonStore:
         for skeleton_id in skeleton_ids:
             self._skeleton_postings[skeleton_id].append(record)
         for a, b in combinations(sorted(skeleton_ids), 2):
-            add_posting(self._pair_postings, a << _PAIR_SHIFT | b, record)
+            self._pair_postings.add(a << _PAIR_SHIFT | b, record)
         for document in features.documents:
-            add_posting(self._document_postings, hash(document), record)
+            self._document_postings.add(hash(document), record)
         birth = features.birth_date
         self._birth.append(birth[0] * 10_000 + birth[1] * 100 + birth[2] if birth else 0)
         self._gender.append(_GENDERS.index(features.gender) if features.gender in _GENDERS else 0)
