@@ -57,11 +57,11 @@ TARGETS = {"real_alerts_per_second": 300, "real_over_null": 0.6, "fan_out_p99_ms
 SIZES = {
     "quick": {"raw_messages": 5_000, "null_alerts": 500, "duration": 5.0, "bulk_records": 2_000, "bulk_alert_rate": 2.0,
               "audit": ["--entries", "20000"], "audit_db": ["--database", "--entries", "2000", "--verify-entries", "20000"],
-              "matching": ["--persons", "20000", "--queries", "300"]},
+              "matching": ["--persons", "20000", "--queries", "300", "--regional"]},
     "full": {"raw_messages": 100_000, "null_alerts": 10_000, "duration": 30.0, "bulk_records": 100_000, "bulk_alert_rate": 10.0,
              "audit": ["--entries", "1000000"],
              "audit_db": ["--database", "--entries", "50000", "--verify-entries", "1000000"],
-             "matching": ["--persons", "1000000", "--queries", "2000"]},
+             "matching": ["--persons", "1000000", "--queries", "2000", "--regional"]},
 }
 
 console = Console(width=None if sys.stdout.isatty() else 150)
