@@ -55,7 +55,7 @@ async def test_generated_definitions_load_into_the_broker_and_their_users_log_in
         async with connection:
             channel = await connection.channel()
             inbox = await channel.get_queue(names.inbox_queue("MR", names.URGENT), ensure=False)
-            await inbox.consume(lambda message: None)  # its own inbox: allowed, so the hash and permissions loaded
+            await inbox.consume(ignore)  # its own inbox: allowed, so the hash and permissions loaded
     finally:
         remove_test_users(broker, federation)
 
@@ -88,3 +88,7 @@ def test_pcms_broker_provision_creates_the_users_and_the_topology_idempotently(
         assert names.inbox_queue("MR", names.URGENT) in queues and names.inbox_queue("BF", names.URGENT) not in queues
     finally:
         remove_test_users(broker, federation)
+
+
+async def ignore(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    pass
