@@ -86,7 +86,7 @@ def _loading(matcher: RegionalMatcher) -> JSONResponse:
 
 
 def build_api(*, matcher: RegionalMatcher, health: Callable[[], dict[str, bool]], max_body_bytes: int, auth: ApiAuth,
-              platform: str = "HUB") -> FastAPI:
+              platform: str = "HUB", catch_up: Callable[[], dict[str, Any]] = dict) -> FastAPI:
     """/v1/match and /v1/match/compare need an analyst's token issued by the hub (`Authorization: Bearer`)."""
     guard = Guard(platform=platform, service="enrichment", auth=auth)
     app = create_app("PCMS matching — HUB", max_body_bytes=max_body_bytes, guard=guard)
@@ -97,7 +97,8 @@ def build_api(*, matcher: RegionalMatcher, health: Callable[[], dict[str, bool]]
         status = 200 if all(checks.values()) else 503
         return JSONResponse({"status": "ok" if status == 200 else "degraded", "checks": checks,
                              "index": {"records": len(matcher), "messages": matcher.messages,
-                                       "state": "ready" if matcher.ready else "loading"}}, status_code=status)
+                                       "state": "ready" if matcher.ready else "loading", "catch_up": catch_up()}},
+                            status_code=status)
 
     @app.post("/v1/match", response_model=MatchResponse,
               responses={**REFUSALS, **UNREADABLE_BODY,

@@ -26,6 +26,7 @@ from shared.security.http_auth import ApiAuth
 from shared.security.ratelimit import RateLimiter
 from services.enrichment.adapters import AsyncpgRegionalIndex
 from services.enrichment.api import build_api
+from services.enrichment.catch_up import CatchUpRounds, keep_caught_up
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
 from services.enrichment.handlers import when_message_published_enrich_it
 from services.enrichment.ports import RegionalIndex
@@ -56,54 +57,6 @@ async def rebuild(matcher: RegionalMatcher, index: RegionalIndex, *, batch_size:
     log.info("regional_index_loaded", records=loaded, messages=matcher.messages,
              seconds=round(time.perf_counter() - started, 2))
     return Rebuilt(loaded, newest)
-
-
-async def catch_up(matcher: RegionalMatcher, index: RegionalIndex, *, after: int, chunk: int = 5_000) -> tuple[int, int]:
-    """Adds to the matcher the messages stored after place `after` that it does not hold; returns the newest place
-    read and how many messages it added.
-
-    The matcher is fed after each commit. When the database goes away during a COMMIT that it carried out, the
-    handler sees an error, the message comes back as a duplicate of its own claim, and nothing feeds the matcher:
-    without this, later messages would not be matched against it until the service restarted."""
-    since = await index.stored_since(after, entity_types=sorted(MATCHABLE_TYPES))
-    missing: list[UUID] = []
-    for start in range(0, len(since.message_ids), chunk):
-        missing += [m for m in since.message_ids[start : start + chunk] if not matcher.holds(m)]
-        await asyncio.sleep(0)  # an import stores thousands of messages a round; alerts go on meanwhile
-    if not missing:
-        return since.newest, 0
-    rows = await index.entities_of(missing, entity_types=sorted(MATCHABLE_TYPES))
-    before = matcher.messages
-    matcher.load(rows)  # skips what a commit fed it meanwhile
-    matcher.finish_loading()
-    return since.newest, matcher.messages - before
-
-
-@dataclass
-class CatchUpWindow:
-    """Where each round of catching up starts: after the newest place the round before last read. Places are
-    taken at insert, not at commit, so a row can become visible after rows placed above it; each stretch is read
-    by two rounds, and a row whose transaction took less than a round to commit is read by one of them."""
-
-    floor: int
-    newest: int
-
-    def after_round(self, newest: int) -> None:
-        self.floor, self.newest = self.newest, max(self.newest, newest)
-
-
-async def keep_caught_up(matcher: RegionalMatcher, index: RegionalIndex, *, since: int, every_seconds: float) -> None:
-    window = CatchUpWindow(since, since)
-    while True:
-        await asyncio.sleep(every_seconds)
-        try:
-            newest, added = await catch_up(matcher, index, after=window.floor)
-        except Exception as error:  # the next round reads the same stretch again; the consumers go on meanwhile
-            log.warning("regional_index_catch_up_failed", error=repr(error))
-            continue
-        if added:
-            log.warning("regional_index_caught_up", messages=added, after=window.floor, newest=newest)
-        window.after_round(newest)
 
 
 def router(infra: Infrastructure, policy: RoutingPolicy, lane: str) -> Handler:
@@ -142,6 +95,7 @@ async def main(settings: EnrichmentSettings) -> None:
         hub = infra.federation.get(settings.platform)
         new_uow = {lane: infra.unit_of_work_factory(AsyncpgRegionalIndex, lane=lane) for lane in names.LANES}
         matcher = RegionalMatcher()
+        catching_up = CatchUpRounds()
 
         routers = ({lane: router(infra, load_policy(settings.policy_file), lane) for lane in names.LANES}
                    if settings.routes_in_process else {})
@@ -171,10 +125,12 @@ async def main(settings: EnrichmentSettings) -> None:
             log.info("matcher_frozen", objects_frozen=freeze_long_lived_objects())
             await infra.start_consumers(subscriptions, names.AUDIT,
                                         claimed_in_batch=with_enriched_ids if settings.routes_in_process else None)
-            await keep_caught_up(matcher, store, since=rebuilt.newest, every_seconds=settings.catch_up_seconds)
+            await keep_caught_up(matcher, store, since=rebuilt.newest, every_seconds=settings.catch_up_seconds,
+                                 rounds=catching_up)
 
         api = build_api(
             matcher=matcher,
+            catch_up=catching_up.view,
             health=lambda: {"broker": infra.broker.is_connected, "database": not infra.pool.is_closing()},
             max_body_bytes=settings.max_body_bytes,
             auth=ApiAuth(tokens=AsyncpgTokenStore(infra.pool), events=AsyncpgSecurityEventLog(infra.pool),

@@ -107,3 +107,5 @@ def test_a_message_stored_at_the_hub_without_reaching_the_running_matcher_is_fou
         [candidate] = eventually(found, what="the stored message in the running matcher (PCMS_CATCH_UP_SECONDS=1)")
         assert (candidate["platform"], candidate["outcome"]) == ("NE", "hit")
         assert "regional_index_caught_up" in (fed.log_dir / "enrichment-HUB.log").read_text()
+        rounds = matching.get("/healthz").json()["index"]["catch_up"]
+        assert rounds["messages_added"] == 1 and rounds["rounds"] >= 1 and rounds["last_error"] is None

@@ -7,7 +7,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.enrichment.adapters import AsyncpgRegionalIndex
-from services.enrichment.bootstrap import catch_up, rebuild
+from services.enrichment.bootstrap import rebuild
+from services.enrichment.catch_up import catch_up
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import MATCHABLE_TYPES, RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex

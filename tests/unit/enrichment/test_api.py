@@ -8,6 +8,7 @@ import pytest
 from shared.contracts.entities import Entities
 from shared.security.fakes import fake_auth
 from services.enrichment.api import build_api
+from services.enrichment.catch_up import CatchUpRounds
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import RegionalMatcher
 
@@ -27,10 +28,10 @@ def matcher(*, ready: bool = True) -> RegionalMatcher:
     return built
 
 
-def client(built: RegionalMatcher | None = None) -> httpx.AsyncClient:
+def client(built: RegionalMatcher | None = None, catch_up: CatchUpRounds | None = None) -> httpx.AsyncClient:
     auth = fake_auth()
     api = build_api(matcher=built or matcher(), health=lambda: {"broker": True, "database": True}, max_body_bytes=65_536,
-                    auth=auth)
+                    auth=auth, catch_up=(catch_up or CatchUpRounds()).view)
     token = auth.tokens.issue("HUB", "analyst.test", "analyst")  # type: ignore[attr-defined]
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://matching",
                              headers={"Authorization": f"Bearer {token}"})
@@ -84,3 +85,11 @@ async def test_while_the_index_loads_health_and_match_say_so() -> None:
     response = await loading.post("/v1/match", json={"entity_type": "person", "entity": {"names": ["Issa"]}})
     assert response.status_code == 503 and response.headers["retry-after"]
     assert (await client().get("/healthz")).json()["status"] == "ok"
+
+
+async def test_health_shows_what_the_catch_up_rounds_did() -> None:
+    rounds = CatchUpRounds(rounds=12, messages_added=1, last_error="ConnectionResetError()")
+    health = (await client(catch_up=rounds).get("/healthz")).json()
+    assert health["status"] == "ok"  # a failed round is retried by the next: the index still answers
+    assert health["index"]["catch_up"] == {"rounds": 12, "messages_added": 1, "last_round_at": None,
+                                           "last_error": "ConnectionResetError()"}

@@ -1,12 +1,14 @@
 """The in-memory matcher catches up with the store: what was committed without reaching it is added, once."""
 
 import asyncio
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
 from shared.contracts.entities import Entities
-from services.enrichment.bootstrap import CatchUpWindow, catch_up, keep_caught_up, rebuild
+from services.enrichment.bootstrap import rebuild
+from services.enrichment.catch_up import CatchUpRounds, CatchUpWindow, catch_up, keep_caught_up
 from services.enrichment.domain.normalise import normalise_entities
 from services.enrichment.domain.regional import RegionalMatcher
 from services.enrichment.fakes import InMemoryRegionalIndex
@@ -82,18 +84,28 @@ class GoneOnce(InMemoryRegionalIndex):
         return await super().stored_since(seq, **options)
 
 
-async def test_a_failed_round_leaves_the_next_one_to_add_what_it_missed() -> None:
-    store, matcher = GoneOnce(), RegionalMatcher()
+async def test_a_failed_round_leaves_the_next_one_to_add_what_it_missed_and_health_tells_both() -> None:
+    store, matcher, rounds = GoneOnce(), RegionalMatcher(), CatchUpRounds()
     matcher.finish_loading()
     await stored_and_fed(store, matcher, WANTED, fed=False)
+    at = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
 
-    rounds = asyncio.create_task(keep_caught_up(matcher, store, since=0, every_seconds=0.001))
+    task = asyncio.create_task(keep_caught_up(matcher, store, since=0, every_seconds=0.001, rounds=rounds,
+                                              clock=lambda: at))
     try:
         for _ in range(1_000):
-            if matcher.messages:
+            if rounds.rounds:
                 break
             await asyncio.sleep(0.001)
-        assert not rounds.done()
-        assert (matcher.messages, store.asked >= 2) == (1, True)
+        assert not task.done()
     finally:
-        rounds.cancel()
+        task.cancel()
+    assert (matcher.messages, store.asked) == (1, 2)
+    assert rounds.view() == {"rounds": 1, "messages_added": 1, "last_round_at": "2026-12-06T09:30:00+00:00",
+                             "last_error": None}
+
+
+def test_health_shows_the_last_failure_and_nothing_before_the_first_round() -> None:
+    rounds = CatchUpRounds(rounds=3, messages_added=0, last_error="ConnectionResetError('the database went away')")
+    assert rounds.view()["last_error"] == "ConnectionResetError('the database went away')"
+    assert CatchUpRounds().view() == {"rounds": 0, "messages_added": 0, "last_round_at": None, "last_error": None}
