@@ -65,9 +65,8 @@ class CatchUpRounds:
 
 
 async def keep_caught_up(matcher: RegionalMatcher, index: RegionalIndex, *, since: int, every_seconds: float,
-                         rounds: CatchUpRounds | None = None,
-                         clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    window, rounds = CatchUpWindow(since, since), rounds or CatchUpRounds()
+                         rounds: CatchUpRounds, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    window = CatchUpWindow(since, since)
     while True:
         await asyncio.sleep(every_seconds)
         try:

@@ -15,8 +15,7 @@ _LOW = (1 << 64) - 1
 
 class MessageIds:
     def __init__(self) -> None:
-        self._highs = [array("Q") for _ in range(_BUCKETS)]
-        self._lows = [array("Q") for _ in range(_BUCKETS)]
+        self._runs: list[tuple[array, array] | None] = [None] * _BUCKETS  # first halves, second halves
         self._irregular: set[str] = set()  # ids that are not UUIDs, as some stored rows may have
         self._count = 0
 
@@ -27,7 +26,7 @@ class MessageIds:
         value = _value(message_id)
         if value is None:
             return str(message_id) in self._irregular
-        return self._find(value)[1]
+        return self._find(value)[2]
 
     def add(self, message_id: UUID | str) -> bool:
         """True if the id was not held before."""
@@ -38,24 +37,31 @@ class MessageIds:
                 return False
             self._irregular.add(text)
             return True
-        (bucket, at), held = self._find(value)
+        bucket, at, held = self._find(value)
         if held:
             return False
-        self._highs[bucket].insert(at, value >> 64)
-        self._lows[bucket].insert(at, value & _LOW)
+        run = self._runs[bucket]
+        if run is None:
+            run = self._runs[bucket] = (array("Q"), array("Q"))
+        run[0].insert(at, value >> 64)
+        run[1].insert(at, value & _LOW)
         self._count += 1
         return True
 
-    def _find(self, value: int) -> tuple[tuple[int, int], bool]:
+    def _find(self, value: int) -> tuple[int, int, bool]:
+        """The id's run, where it is or would go in it, and whether it is there."""
+        bucket = ((value >> 64) ^ value) % _BUCKETS
+        run = self._runs[bucket]
+        if run is None:
+            return bucket, 0, False
+        highs, lows = run
         high, low = value >> 64, value & _LOW
-        bucket = (high ^ low) % _BUCKETS
-        highs, lows = self._highs[bucket], self._lows[bucket]
         at = bisect_left(highs, high)
         while at < len(highs) and highs[at] == high:  # ids sharing a first half: next to each other, in any order
             if lows[at] == low:
-                return (bucket, at), True
+                return bucket, at, True
             at += 1
-        return (bucket, at), False
+        return bucket, at, False
 
 
 def _value(message_id: UUID | str) -> int | None:

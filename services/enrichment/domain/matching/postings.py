@@ -19,8 +19,7 @@ class PostingMap:
     slots and the runs' slack."""
 
     def __init__(self) -> None:
-        self._keys: list[array | None] = [None] * _BUCKETS
-        self._values: list[array | None] = [None] * _BUCKETS  # a record, or ~n for the n-th of `_lists`
+        self._runs: list[tuple[array, array] | None] = [None] * _BUCKETS  # keys; a record, or ~n for `_lists[n]`
         self._lists: list[array] = []
         self._count = 0
 
@@ -28,21 +27,22 @@ class PostingMap:
         return self._count
 
     def get(self, key: int) -> Posting | None:
-        bucket = _bucket(key)
-        keys = self._keys[bucket]
-        if keys is None:
+        run = self._runs[_bucket(key)]
+        if run is None:
             return None
+        keys, values = run
         at = bisect_left(keys, key)
         if at == len(keys) or keys[at] != key:
             return None
-        value = self._values[bucket][at]  # type: ignore[index]
+        value = values[at]
         return value if value >= 0 else self._lists[~value]
 
     def add(self, key: int, record: int) -> None:
         bucket = _bucket(key)
-        keys, values = self._keys[bucket], self._values[bucket]
-        if keys is None or values is None:
-            keys, values = self._keys[bucket], self._values[bucket] = array("q"), array("q")
+        run = self._runs[bucket]
+        if run is None:
+            run = self._runs[bucket] = (array("q"), array("q"))
+        keys, values = run
         at = bisect_left(keys, key)
         if at == len(keys) or keys[at] != key:
             keys.insert(at, key)
